@@ -1,0 +1,90 @@
+package troupe
+
+import (
+	"strconv"
+	"time"
+)
+
+// Actor is the handle that [Group.Add] and [Group.Go] return, for settings
+// that belong to one actor. Each method returns the same handle, so settings
+// chain:
+//
+//	g.Add(troupe.Closer(db)).Name("db").StopAfter("http", "grpc")
+//
+// Settings are read when [Group.Run] starts; changing them after that
+// panics, as [Group.Add] does.
+type Actor struct {
+	group     *Group
+	index     int
+	execute   func() error
+	interrupt func(error)
+
+	name      string
+	named     bool
+	nilFunc   string // which function was nil at Add, reported by Run
+	stopAfter []string
+	timeout   time.Duration
+	oneShot   bool
+
+	// Set by Run.
+	stage         int
+	interrupted   bool
+	returned      bool
+	interruptDone bool
+	done          bool // execute and interrupt returned, or its own deadline passed
+	timer         *time.Timer
+	startedAt     time.Time
+}
+
+// Name names the actor in logs, errors and [Actor.StopAfter]. Names must be
+// unique and not empty. An actor without a name is called actor-N, for the
+// Nth actor added, and cannot be named in StopAfter.
+func (a *Actor) Name(name string) *Actor {
+	a.set(func() { a.name, a.named = name, true })
+	return a
+}
+
+// StopAfter declares that this actor is interrupted only after every named
+// actor has returned, or has passed its own [Actor.Timeout]. Use it to close
+// a database after the servers that use it have drained. Without StopAfter,
+// every actor is interrupted as soon as the shutdown begins. An unknown name
+// or a cycle makes [Group.Run] return [ErrInvalid] before anything starts.
+func (a *Actor) StopAfter(names ...string) *Actor {
+	a.set(func() { a.stopAfter = append(a.stopAfter, names...) })
+	return a
+}
+
+// Timeout bounds how long the shutdown waits for this actor once it has been
+// interrupted. When it passes, later stages go ahead without it, and [Group.Run]
+// names it in a [TimeoutError] if it is still running at the end. Zero, the
+// default, means only [Group.ShutdownTimeout] applies.
+func (a *Actor) Timeout(d time.Duration) *Actor {
+	a.set(func() { a.timeout = d })
+	return a
+}
+
+// OneShot marks an actor that is expected to finish, such as a migration: its
+// nil return does not begin the shutdown. An error still does. Its interrupt
+// is still called once, during the shutdown. When every actor is one-shot and
+// all of them return nil, Run returns nil.
+func (a *Actor) OneShot() *Actor {
+	a.set(func() { a.oneShot = true })
+	return a
+}
+
+func (a *Actor) set(change func()) {
+	g := a.group
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.started {
+		panic("troupe: actor " + strconv.Quote(a.displayName()) + " changed after Run started")
+	}
+	change()
+}
+
+func (a *Actor) displayName() string {
+	if a.named && a.name != "" {
+		return a.name
+	}
+	return "actor-" + strconv.Itoa(a.index+1)
+}

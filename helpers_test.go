@@ -1,0 +1,135 @@
+package troupe_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/troupe-go/troupe"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// probe is an actor whose execute blocks until its interrupt is called (or
+// it is told to return on its own), recording every interrupt call.
+type probe struct {
+	stop     chan struct{}
+	stopOnce sync.Once
+	ret      error // what execute returns once stopped
+	calls    atomic.Int32
+	cause    atomic.Value // error passed to the first interrupt
+	returned chan struct{}
+}
+
+func newProbe(ret error) *probe {
+	return &probe{stop: make(chan struct{}), returned: make(chan struct{}), ret: ret}
+}
+
+func (p *probe) execute() error {
+	defer close(p.returned)
+	<-p.stop
+	return p.ret
+}
+
+func (p *probe) interrupt(cause error) {
+	if p.calls.Add(1) == 1 && cause != nil {
+		p.cause.Store(cause)
+	}
+	p.release()
+}
+
+// release makes execute return without an interrupt.
+func (p *probe) release() { p.stopOnce.Do(func() { close(p.stop) }) }
+
+func (p *probe) gotCause() error {
+	err, _ := p.cause.Load().(error)
+	return err
+}
+
+// stubborn is an actor that ignores its interrupt until the test lets it go.
+type stubborn struct {
+	letGo       chan struct{}
+	interrupted chan struct{}
+	once        sync.Once
+	calls       atomic.Int32
+}
+
+func newStubborn() *stubborn {
+	return &stubborn{letGo: make(chan struct{}), interrupted: make(chan struct{})}
+}
+
+func (s *stubborn) execute() error { <-s.letGo; return nil }
+
+func (s *stubborn) interrupt(error) {
+	s.calls.Add(1)
+	s.once.Do(func() { close(s.interrupted) })
+}
+
+func returnsNow(err error) (func() error, func(error)) {
+	return func() error { return err }, func(error) {}
+}
+
+// actorNames walks an error tree and lists the ActorError names in it.
+func actorNames(err error) []string {
+	var names []string
+	var walk func(error)
+	walk = func(err error) {
+		if err == nil {
+			return
+		}
+		if ae, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range ae.Unwrap() {
+				walk(e)
+			}
+			return
+		}
+		var ae *troupe.ActorError
+		if errors.As(err, &ae) {
+			names = append(names, ae.Actor)
+		}
+	}
+	walk(err)
+	return names
+}
+
+// capture is a slog handler that keeps every record, safe for concurrent use.
+type capture struct {
+	mu      sync.Mutex
+	records []slog.Record
+}
+
+func (c *capture) Enabled(context.Context, slog.Level) bool { return true }
+func (c *capture) Handle(_ context.Context, r slog.Record) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.records = append(c.records, r.Clone())
+	return nil
+}
+func (c *capture) WithAttrs([]slog.Attr) slog.Handler { return c }
+func (c *capture) WithGroup(string) slog.Handler      { return c }
+
+// events lists "message actor=name" for each record, in order.
+func (c *capture) events() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for _, r := range c.records {
+		var b bytes.Buffer
+		b.WriteString(r.Message)
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == "actor" {
+				b.WriteString(" actor=" + a.Value.String())
+			}
+			return true
+		})
+		out = append(out, b.String())
+	}
+	return out
+}

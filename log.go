@@ -1,0 +1,74 @@
+package troupe
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// logger writes the group's lifecycle events to an optional *slog.Logger.
+// Every method is a no-op on a nil logger, so a silent group pays one
+// comparison per event.
+type logger struct{ l *slog.Logger }
+
+func (lg logger) emit(level slog.Level, msg string, attrs ...slog.Attr) {
+	if lg.l == nil {
+		return
+	}
+	lg.l.LogAttrs(context.Background(), level, msg, attrs...)
+}
+
+func (lg logger) started(a *Actor) {
+	if lg.l == nil {
+		return
+	}
+	lg.emit(slog.LevelInfo, "actor started", slog.String("actor", a.displayName()))
+}
+
+func (lg logger) returned(a *Actor, err error, failure bool) {
+	if lg.l == nil {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("actor", a.displayName()),
+		slog.Duration("duration", time.Since(a.startedAt)),
+	}
+	level := slog.LevelInfo
+	if err != nil {
+		attrs = append(attrs, slog.Any("error", err))
+		if failure {
+			level = slog.LevelError
+		}
+	}
+	lg.emit(level, "actor returned", attrs...)
+}
+
+func (lg logger) shutdownBegun(cause *ActorError) {
+	lg.emit(slog.LevelInfo, "shutdown begun", slog.String("actor", cause.Actor), slog.Any("cause", cause.Err))
+}
+
+func (lg logger) stageDone(stage, stages int, elapsed time.Duration) {
+	lg.emit(slog.LevelInfo, "stop stage done", slog.Int("stage", stage+1), slog.Int("stages", stages), slog.Duration("elapsed", elapsed))
+}
+
+func (lg logger) actorDeadline(a *Actor) {
+	if lg.l == nil {
+		return
+	}
+	lg.emit(slog.LevelWarn, "actor timeout passed; later stages go ahead without it",
+		slog.String("actor", a.displayName()), slog.Duration("timeout", a.timeout))
+}
+
+func (lg logger) interruptPanicked(err *ActorError) {
+	lg.emit(slog.LevelError, "interrupt panicked", slog.String("actor", err.Actor), slog.Any("error", err.Err))
+}
+
+func (lg logger) stopped(elapsed time.Duration, stragglers []string) {
+	if lg.l == nil {
+		return
+	}
+	for _, name := range stragglers {
+		lg.emit(slog.LevelError, "actor still running at shutdown deadline", slog.String("actor", name))
+	}
+	lg.emit(slog.LevelInfo, "group stopped", slog.Duration("shutdown", elapsed), slog.Int("stragglers", len(stragglers)))
+}

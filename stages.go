@@ -1,0 +1,130 @@
+package troupe
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// plan checks the whole configuration and orders the actors into stop
+// stages: stage 0 holds the actors with no StopAfter, and an actor's stage is
+// one past the latest stage it must stop after. Every problem is reported at
+// once, so a user fixes a main.go in one pass.
+func plan(actors []*Actor, shutdownTimeout time.Duration) ([][]*Actor, error) {
+	var errs []error
+	bad := func(a *Actor, format string, args ...any) {
+		name := ""
+		if a != nil {
+			name = a.displayName()
+		}
+		errs = append(errs, &configError{actor: name, msg: fmt.Sprintf(format, args...)})
+	}
+	if shutdownTimeout < 0 {
+		bad(nil, "negative ShutdownTimeout %v", shutdownTimeout)
+	}
+
+	var byName map[string]*Actor
+	ordered := false
+	for _, a := range actors {
+		if a.nilFunc != "" {
+			bad(a, "nil %s", a.nilFunc)
+		}
+		if a.timeout < 0 {
+			bad(a, "negative Timeout %v", a.timeout)
+		}
+		ordered = ordered || len(a.stopAfter) > 0
+		if !a.named {
+			continue
+		}
+		if a.name == "" {
+			bad(a, "empty name")
+			continue
+		}
+		if byName == nil {
+			byName = make(map[string]*Actor)
+		}
+		if _, dup := byName[a.name]; dup {
+			bad(a, "name used by another actor")
+			continue
+		}
+		byName[a.name] = a
+	}
+	for _, a := range actors {
+		for _, dep := range a.stopAfter {
+			switch d := byName[dep]; {
+			case d == nil:
+				bad(a, "StopAfter names unknown actor %q", dep)
+			case d == a:
+				bad(a, "StopAfter names the actor itself")
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if !ordered {
+		return [][]*Actor{actors}, nil
+	}
+	return stagesByDepth(actors, byName)
+}
+
+// stagesByDepth assigns stages by depth-first search; a grey node met again
+// is a cycle, reported with its path.
+func stagesByDepth(actors []*Actor, byName map[string]*Actor) ([][]*Actor, error) {
+	const (
+		white = iota
+		grey
+		black
+	)
+	color := make([]uint8, len(actors))
+	var path []*Actor
+	var visit func(a *Actor) error
+	visit = func(a *Actor) error {
+		switch color[a.index] {
+		case black:
+			return nil
+		case grey:
+			return cycleError(path, a)
+		}
+		color[a.index] = grey
+		path = append(path, a)
+		a.stage = 0
+		for _, dep := range a.stopAfter {
+			d := byName[dep]
+			if err := visit(d); err != nil {
+				return err
+			}
+			a.stage = max(a.stage, d.stage+1)
+		}
+		path = path[:len(path)-1]
+		color[a.index] = black
+		return nil
+	}
+	depth := 0
+	for _, a := range actors {
+		if err := visit(a); err != nil {
+			return nil, err
+		}
+		depth = max(depth, a.stage+1)
+	}
+	stages := make([][]*Actor, depth)
+	for _, a := range actors {
+		stages[a.stage] = append(stages[a.stage], a)
+	}
+	return stages, nil
+}
+
+func cycleError(path []*Actor, again *Actor) error {
+	var names []string
+	for i, a := range path {
+		if a == again {
+			for _, b := range path[i:] {
+				names = append(names, b.displayName())
+			}
+			break
+		}
+	}
+	names = append(names, again.displayName())
+	return &configError{actor: again.displayName(), msg: "stop order forms a cycle: " + strings.Join(names, " stops after ")}
+}
