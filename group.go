@@ -24,9 +24,12 @@ type Group struct {
 	Logger *slog.Logger
 
 	// ShutdownTimeout bounds the whole shutdown, counted from the first
-	// actor's return. When it passes, Run interrupts any actor whose stage has
-	// not yet come and returns at once, with a [TimeoutError] that names
-	// every actor still running.
+	// actor's return. When it passes, Run returns at once with a
+	// [TimeoutError] that names every actor whose execute, or whose
+	// interrupt, is still running. Before returning it calls the interrupts
+	// of the actors whose stage had not yet come, and does not wait for
+	// them; an actor among them whose execute had already returned is not
+	// a straggler.
 	//
 	// Zero, the default, means Run waits for every actor, as oklog/run does.
 	// The default is no bound because a library cannot know how long a drain

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,6 +15,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if scenario := os.Getenv(childEnv); scenario != "" {
+		os.Exit(runChild(scenario))
+	}
 	goleak.VerifyTestMain(m)
 }
 

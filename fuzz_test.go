@@ -1,0 +1,279 @@
+package troupe_test
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/troupe-go/troupe"
+)
+
+// FuzzGroup builds random groups and checks the contract's invariants. The
+// seed corpus runs under plain go test; go test -fuzz=FuzzGroup explores
+// further. Time is synctest's fake time, so deadlines are exact.
+func FuzzGroup(f *testing.F) {
+	for seed := range uint64(64) {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, seed uint64) {
+		synctest.Test(t, func(t *testing.T) { checkRandomGroup(t, seed) })
+	})
+}
+
+const (
+	prompt = iota
+	slow   // the interrupt blocks for a while before stopping execute
+	ignored
+)
+
+// fuzzActor is one random actor and what happened to it, in fake time.
+type fuzzActor struct {
+	name      string
+	selfStop  time.Duration // 0: never returns on its own
+	outcome   int           // 0 nil, 1 error, 2 panic, when returning on its own
+	interrupt int
+	slowFor   time.Duration
+	failOnInt bool // returns an error when interrupted
+	oneShot   bool
+	timeout   time.Duration
+	after     []int
+	stage     int
+
+	stop    chan struct{}
+	release chan struct{}
+	running *sync.WaitGroup // every execute and interrupt call, until it ends
+	once    sync.Once
+	err     error // what it returned, or the panic value's error
+	calls   atomic.Int32
+
+	mu             sync.Mutex
+	returnedAt     time.Time
+	interruptAt    time.Time
+	interruptEndAt time.Time
+	selfReturned   bool
+}
+
+func randomActors(rng *rand.Rand) ([]*fuzzActor, time.Duration) {
+	n := 1 + rng.IntN(7)
+	actors := make([]*fuzzActor, n)
+	selfDelays := rng.Perm(n) // distinct, so the first return is unambiguous
+	anyIgnored := false
+	for i := range actors {
+		a := &fuzzActor{
+			name:      fmt.Sprintf("a%d", i),
+			interrupt: rng.IntN(3),
+			slowFor:   time.Duration(1+rng.IntN(50)) * time.Millisecond,
+			failOnInt: rng.IntN(4) == 0,
+			oneShot:   rng.IntN(6) == 0,
+			stop:      make(chan struct{}),
+			release:   make(chan struct{}),
+		}
+		if rng.IntN(2) == 0 {
+			a.selfStop = time.Duration(selfDelays[i]+1)*7*time.Millisecond + time.Millisecond
+			a.outcome = rng.IntN(3)
+		}
+		if rng.IntN(3) == 0 {
+			a.timeout = time.Duration(1+rng.IntN(40)) * time.Millisecond
+		}
+		for j := range i {
+			if rng.IntN(4) == 0 {
+				a.after = append(a.after, j)
+				a.stage = max(a.stage, actors[j].stage+1)
+			}
+		}
+		anyIgnored = anyIgnored || a.interrupt == ignored
+		actors[i] = a
+	}
+	// Someone must begin the shutdown: the last actor stops on its own.
+	last := actors[n-1]
+	if last.selfStop == 0 {
+		last.selfStop = time.Duration(n+1) * 7 * time.Millisecond
+		last.outcome = rng.IntN(3)
+	}
+	last.oneShot = false
+	var shutdownTimeout time.Duration
+	if anyIgnored || rng.IntN(2) == 0 {
+		shutdownTimeout = time.Duration(5+rng.IntN(60)) * time.Millisecond
+	}
+	return actors, shutdownTimeout
+}
+
+func (a *fuzzActor) execute() (err error) {
+	defer a.running.Done()
+	defer func() {
+		a.mu.Lock()
+		a.returnedAt = time.Now()
+		a.mu.Unlock()
+	}()
+	var self <-chan time.Time
+	if a.selfStop > 0 {
+		self = time.After(a.selfStop)
+	}
+	stopped := a.stop
+	if a.interrupt == ignored {
+		stopped = a.release
+	}
+	select {
+	case <-self:
+		a.mu.Lock()
+		a.selfReturned = true
+		a.mu.Unlock()
+		switch a.outcome {
+		case 1:
+			a.err = fmt.Errorf("%s failed", a.name)
+			return a.err
+		case 2:
+			a.err = fmt.Errorf("%s panicked", a.name)
+			panic(a.err)
+		}
+		return nil
+	case <-stopped:
+		if a.failOnInt {
+			a.err = fmt.Errorf("%s failed to stop", a.name)
+			return a.err
+		}
+		return nil
+	}
+}
+
+func (a *fuzzActor) interruptFunc(error) {
+	defer a.running.Done()
+	a.calls.Add(1)
+	a.mu.Lock()
+	a.interruptAt = time.Now()
+	a.mu.Unlock()
+	if a.interrupt == slow {
+		time.Sleep(a.slowFor)
+	}
+	if a.interrupt != ignored {
+		a.once.Do(func() { close(a.stop) })
+	}
+	a.mu.Lock()
+	a.interruptEndAt = time.Now()
+	a.mu.Unlock()
+}
+
+func checkRandomGroup(t *testing.T, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	actors, shutdownTimeout := randomActors(rng)
+	g := troupe.Group{ShutdownTimeout: shutdownTimeout}
+	var wg sync.WaitGroup
+	for _, a := range actors {
+		a.running = &wg
+		wg.Add(2) // its execute and its single interrupt
+		h := g.Add(a.execute, a.interruptFunc).Name(a.name)
+		for _, j := range a.after {
+			h.StopAfter(actors[j].name)
+		}
+		if a.oneShot {
+			h.OneShot()
+		}
+		if a.timeout > 0 {
+			h.Timeout(a.timeout)
+		}
+	}
+
+	start := time.Now()
+	err := g.Run()
+	end := time.Now()
+	t.Logf("seed %d: %d actors, ShutdownTimeout %v, Run took %v: %v", seed, len(actors), shutdownTimeout, end.Sub(start), err)
+
+	// Let the stragglers go, and wait until every execute and interrupt has
+	// finished: synctest.Test fails if any goroutine is left behind.
+	for _, a := range actors {
+		close(a.release)
+	}
+	wg.Wait()
+	synctest.Wait()
+
+	shutdownAt := firstTrigger(actors)
+	if shutdownTimeout > 0 && end.Sub(shutdownAt) > shutdownTimeout {
+		t.Errorf("Run returned %v after the shutdown began, past ShutdownTimeout %v", end.Sub(shutdownAt), shutdownTimeout)
+	}
+	named := stragglersIn(err)
+	for _, a := range actors {
+		if want, have := int32(1), a.calls.Load(); want != have {
+			t.Errorf("%s: interrupt calls: want %d, have %d", a.name, want, have)
+		}
+		// An interrupt that Run only called as it gave up at the deadline is
+		// not waited for, and does not make a returned actor a straggler.
+		finished := a.returnedAt
+		if a.interruptAt.Before(end) && a.interruptEndAt.After(finished) {
+			finished = a.interruptEndAt
+		}
+		isNamed := slices.Contains(named, a.name)
+		if isNamed && finished.Before(end) {
+			t.Errorf("%s named a straggler but it finished at %v, before Run returned at %v", a.name, finished.Sub(start), end.Sub(start))
+		}
+		if !isNamed && finished.After(end) {
+			t.Errorf("%s still running when Run returned, but not named", a.name)
+		}
+		if a.err != nil && a.returnedAt.Before(end) && !errors.Is(err, a.err) {
+			t.Errorf("%s failed with %v, missing from Run's error", a.name, a.err)
+		}
+		checkStageOrder(t, a, actors, shutdownAt, shutdownTimeout)
+	}
+	if len(named) == 0 && errors.Is(err, troupe.ErrShutdownTimeout) {
+		t.Errorf("a TimeoutError that names nobody: %v", err)
+	}
+}
+
+// firstTrigger is when the shutdown began: the earliest own return of an
+// actor that stops the group, or the last one-shot return if all were.
+func firstTrigger(actors []*fuzzActor) time.Time {
+	var first, lastOneShot time.Time
+	for _, a := range actors {
+		if !a.selfReturned {
+			continue
+		}
+		if a.oneShot && a.err == nil {
+			if a.returnedAt.After(lastOneShot) {
+				lastOneShot = a.returnedAt
+			}
+			continue
+		}
+		if first.IsZero() || a.returnedAt.Before(first) {
+			first = a.returnedAt
+		}
+	}
+	if first.IsZero() {
+		return lastOneShot
+	}
+	return first
+}
+
+// checkStageOrder: an actor is interrupted only once every actor of every
+// earlier stage has finished or passed its own timeout, unless the whole
+// shutdown's deadline had passed.
+func checkStageOrder(t *testing.T, a *fuzzActor, actors []*fuzzActor, shutdownAt time.Time, shutdownTimeout time.Duration) {
+	if shutdownTimeout > 0 && !a.interruptAt.Before(shutdownAt.Add(shutdownTimeout)) {
+		return
+	}
+	for _, b := range actors {
+		if b.stage >= a.stage {
+			continue
+		}
+		finished := b.returnedAt
+		if b.interruptEndAt.After(finished) {
+			finished = b.interruptEndAt
+		}
+		ownDeadlinePassed := b.timeout > 0 && !b.interruptAt.Add(b.timeout).After(a.interruptAt)
+		if finished.After(a.interruptAt) && !ownDeadlinePassed {
+			t.Errorf("%s (stage %d) interrupted before %s (stage %d) finished", a.name, a.stage, b.name, b.stage)
+		}
+	}
+}
+
+func stragglersIn(err error) []string {
+	var te *troupe.TimeoutError
+	if errors.As(err, &te) {
+		return te.Stragglers
+	}
+	return nil
+}

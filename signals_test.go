@@ -1,0 +1,303 @@
+//go:build unix
+
+package troupe_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/oklog/run"
+	"github.com/troupe-go/troupe"
+)
+
+// childEnv selects a scenario when the test binary is re-executed as a child
+// process, so that real signals reach a real process.
+const childEnv = "TROUPE_SIGNAL_CHILD"
+
+// runChild is called from TestMain in the child. It prints "ready" once the
+// signal actor is registered and "stopping" when the slow actor has been
+// interrupted, so the parent never signals a process that is not yet ready.
+func runChild(scenario string) int {
+	var g troupe.Group
+	g.Add(troupe.Signals()).Name("signals")
+	release := make(chan struct{})
+	g.Add(func() error { <-release; return nil }, func(error) {
+		fmt.Println("stopping")
+		if scenario == "graceful" {
+			close(release)
+		}
+		// In "stuck" the actor ignores its interrupt, so only a second
+		// signal can end the process.
+	}).Name("slow").StopAfter("signals") // so "stopping" means the signal actor has returned
+	if scenario == "stuck-after-failure" {
+		failNow := make(chan struct{})
+		g.Add(func() error { <-failNow; return errors.New("database lost") }, func(error) {}).Name("db")
+		go func() {
+			// Fail only once the parent is listening, so it sees "stopping".
+			bufio.NewReader(os.Stdin).ReadString('\n')
+			close(failNow)
+		}()
+	}
+	fmt.Println("ready")
+	err := g.Run()
+	fmt.Println("run returned:", err)
+	return troupe.ExitCode(err)
+}
+
+type child struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	lines  chan string
+	stderr lockedBuffer
+}
+
+// lockedBuffer is written by exec's copying goroutine while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func startChild(t *testing.T, scenario string) *child {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+scenario)
+	c := &child{t: t, cmd: cmd, lines: make(chan string, 16)}
+	cmd.Stderr = &c.stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.stdin, err = cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer close(c.lines)
+		s := bufio.NewScanner(stdout)
+		for s.Scan() {
+			c.lines <- s.Text()
+		}
+	}()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	return c
+}
+
+// await reads lines until one equals want. The bound is only a safety net.
+func (c *child) await(want string) {
+	c.t.Helper()
+	timeout := time.After(time.Minute)
+	for {
+		select {
+		case line, ok := <-c.lines:
+			if !ok {
+				c.t.Fatalf("child ended before printing %q; stderr:\n%s", want, c.stderr.String())
+			}
+			if line == want {
+				return
+			}
+		case <-timeout:
+			c.t.Fatalf("child did not print %q within a minute", want)
+		}
+	}
+}
+
+func (c *child) signal(sig os.Signal) {
+	c.t.Helper()
+	if err := c.cmd.Process.Signal(sig); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// wait returns the exit status, draining stdout first.
+func (c *child) wait() int {
+	c.t.Helper()
+	for range c.lines {
+	}
+	err := c.cmd.Wait()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		c.t.Fatal(err)
+	}
+	return c.cmd.ProcessState.ExitCode()
+}
+
+func TestSIGTERMStopsGracefullyAndExitsZero(t *testing.T) {
+	c := startChild(t, "graceful")
+	c.await("ready")
+	c.signal(syscall.SIGTERM)
+	c.await("stopping")
+	if want, have := 0, c.wait(); want != have {
+		t.Fatalf("exit status: want %d, have %d; stderr:\n%s", want, have, c.stderr.String())
+	}
+}
+
+func TestSecondSignalDuringShutdownExitsAtOnce(t *testing.T) {
+	c := startChild(t, "stuck")
+	c.await("ready")
+	c.signal(syscall.SIGTERM)
+	c.await("stopping")
+	c.signal(syscall.SIGINT)
+	if want, have := 128+int(syscall.SIGINT), c.wait(); want != have {
+		t.Fatalf("exit status: want %d, have %d; stderr:\n%s", want, have, c.stderr.String())
+	}
+	if want := "received signal interrupt again during shutdown; exiting now with status 130"; !strings.Contains(c.stderr.String(), want) {
+		t.Errorf("stderr %q does not say %q", c.stderr.String(), want)
+	}
+}
+
+// A supervisor's single SIGTERM during a shutdown that a failure began must
+// not cut the drain short; only a second one forces the exit.
+func TestFirstSignalDuringAnotherShutdownIsOnlyNoted(t *testing.T) {
+	c := startChild(t, "stuck-after-failure")
+	c.await("ready")
+	fmt.Fprintln(c.stdin)
+	c.await("stopping")
+	c.signal(syscall.SIGTERM)
+	// The child notes the first signal on stderr; wait for that before the
+	// second, so the two are not merged.
+	deadline := time.Now().Add(time.Minute)
+	for !strings.Contains(c.stderr.String(), "send it again to exit at once") {
+		if time.Now().After(deadline) {
+			t.Fatalf("child never noted the first signal; stderr:\n%s", c.stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond) // polling a subprocess's output, bounded above
+	}
+	c.signal(syscall.SIGTERM)
+	if want, have := 128+int(syscall.SIGTERM), c.wait(); want != have {
+		t.Fatalf("exit status: want %d, have %d; stderr:\n%s", want, have, c.stderr.String())
+	}
+}
+
+func TestSignalErrorMatchesOursAndOklogRuns(t *testing.T) {
+	var g troupe.Group
+	g.Add(troupe.Signals(syscall.SIGUSR1)).Name("signals")
+	g.Go(func(ctx context.Context) error {
+		syscall.Kill(os.Getpid(), syscall.SIGUSR1)
+		<-ctx.Done()
+		return nil
+	}).Name("sender")
+	err := g.Run()
+
+	var se *troupe.SignalError
+	if !errors.As(err, &se) || se.Signal != syscall.SIGUSR1 {
+		t.Fatalf("Run() = %v, want a SignalError for SIGUSR1", err)
+	}
+	if !errors.Is(err, troupe.ErrSignal) || !errors.Is(err, run.ErrSignal) {
+		t.Errorf("Run() = %v does not match both ErrSignal sentinels", err)
+	}
+	var rse *run.SignalError
+	if !errors.As(err, &rse) || rse.Signal != syscall.SIGUSR1 {
+		t.Errorf("errors.As to *run.SignalError failed for %v", err)
+	}
+	if want, have := 0, troupe.ExitCode(err); want != have {
+		t.Errorf("ExitCode: want %d, have %d", want, have)
+	}
+}
+
+func TestSignalsActorInterruptedReturnsNil(t *testing.T) {
+	var g troupe.Group
+	g.Add(troupe.Signals(syscall.SIGUSR2)).Name("signals")
+	g.Add(returnsNow(nil)).Name("done")
+	if err := g.Run(); err != nil {
+		t.Fatalf("Run() = %v, want nil", err)
+	}
+}
+
+func TestSignalsPairWorksInARunGroup(t *testing.T) {
+	var rg run.Group
+	rg.Add(troupe.Signals(syscall.SIGUSR1))
+	execute, interrupt := troupe.Func(func(ctx context.Context) error {
+		syscall.Kill(os.Getpid(), syscall.SIGUSR1)
+		<-ctx.Done()
+		return ctx.Err()
+	})
+	rg.Add(execute, interrupt)
+	if err := rg.Run(); !errors.Is(err, run.ErrSignal) {
+		t.Fatalf("run.Group.Run() = %v, want run.ErrSignal", err)
+	}
+}
+
+func TestExitCode(t *testing.T) {
+	sig := &troupe.SignalError{Signal: syscall.SIGTERM}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want int
+	}{
+		{"nil", nil, 0},
+		{"signal", &troupe.ActorError{Actor: "signals", Err: sig}, 0},
+		{"signal joined with a failure", errors.Join(&troupe.ActorError{Actor: "signals", Err: sig}, errors.New("flush failed")), 1},
+		{"signal joined with a timeout", errors.Join(sig, &troupe.TimeoutError{Stragglers: []string{"http"}}), 1},
+		{"error", errors.New("boom"), 1},
+	} {
+		if have := troupe.ExitCode(tc.err); tc.want != have {
+			t.Errorf("%s: want %d, have %d", tc.name, tc.want, have)
+		}
+	}
+}
+
+func TestContextActorStopsTheGroupWithTheParentsCause(t *testing.T) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	var g troupe.Group
+	g.Add(troupe.Context(ctx)).Name("parent")
+	g.Go(func(c context.Context) error { <-c.Done(); return nil }).Name("worker")
+	stop := errors.New("parent says stop")
+	cancel(stop)
+	err := g.Run()
+	var ae *troupe.ActorError
+	if !errors.Is(err, stop) || !errors.As(err, &ae) || ae.Actor != "parent" {
+		t.Fatalf("Run() = %v, want the parent's cause from actor parent", err)
+	}
+}
+
+func TestContextActorInterruptedReturnsNil(t *testing.T) {
+	var g troupe.Group
+	g.Add(troupe.Context(context.Background())).Name("parent")
+	g.Add(returnsNow(nil))
+	if err := g.Run(); err != nil {
+		t.Fatalf("Run() = %v, want nil", err)
+	}
+}
+
+func TestOnSignalCallsTheFunctionPerSignalWithoutStoppingTheGroup(t *testing.T) {
+	var g troupe.Group
+	calls := make(chan os.Signal)
+	g.Add(troupe.OnSignal(func(s os.Signal) { calls <- s })).Name("reload")
+	g.Go(func(ctx context.Context) error {
+		for range 2 {
+			syscall.Kill(os.Getpid(), syscall.SIGHUP)
+			if s := <-calls; s != syscall.SIGHUP {
+				return fmt.Errorf("reload called with %v", s)
+			}
+		}
+		return errors.New("done reloading")
+	}).Name("sender")
+	if err := g.Run(); err == nil || err.Error() != `troupe: actor "sender": done reloading` {
+		t.Fatalf("Run() = %v, want the sender to be the cause (reload never stops the group)", err)
+	}
+}
