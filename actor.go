@@ -2,6 +2,7 @@ package troupe
 
 import (
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -31,7 +32,8 @@ type Actor struct {
 	interrupted   bool
 	returned      bool
 	interruptDone bool
-	done          bool // execute and interrupt returned, or its own deadline passed
+	finished      atomic.Int32 // execute and interrupt calls that have ended
+	done          bool         // execute and interrupt returned, or its own deadline passed
 	timer         *time.Timer
 	startedAt     time.Time
 }

@@ -70,10 +70,12 @@ func TestSameOutcomeAsOklogRun(t *testing.T) {
 }
 
 // The defect reported against oklog/run: interrupts are called one after
-// another, so N that each block for d take N×d. troupe's take d.
+// another, so N that each block for d take N×d. troupe's take d, plus under
+// a millisecond for its crew of interrupt goroutines to grow.
 func TestBlockingInterruptsTakeNTimesDInOklogRunButDInTroupe(t *testing.T) {
 	const n, d = 3, 300 * time.Millisecond
-	want := map[string]time.Duration{"oklog/run": n * d, "troupe": d}
+	least := map[string]time.Duration{"oklog/run": n * d, "troupe": d}
+	most := map[string]time.Duration{"oklog/run": n * d, "troupe": d + time.Millisecond}
 	for _, grp := range groups {
 		t.Run(grp.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -92,8 +94,8 @@ func TestBlockingInterruptsTakeNTimesDInOklogRunButDInTroupe(t *testing.T) {
 				if err := g.Run(); err != nil {
 					t.Fatal(err)
 				}
-				if have := time.Since(start); want[grp.name] != have {
-					t.Errorf("shutdown took %v, want %v", have, want[grp.name])
+				if have := time.Since(start); have < least[grp.name] || have > most[grp.name] {
+					t.Errorf("shutdown took %v, want %v to %v", have, least[grp.name], most[grp.name])
 				}
 				if interrupted.Load() != n {
 					t.Errorf("%d interrupts finished, want %d", interrupted.Load(), n)

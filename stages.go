@@ -9,8 +9,9 @@ import (
 
 // plan checks the whole configuration and orders the actors into stop
 // stages: stage 0 holds the actors with no StopAfter, and an actor's stage is
-// one past the latest stage it must stop after. Every problem is reported at
-// once, so a user fixes a main.go in one pass.
+// one past the latest stage it must stop after. Nil stages, with no error,
+// means one stage of every actor. Every problem is reported at once, so a
+// user fixes a main.go in one pass.
 func plan(actors []*Actor, shutdownTimeout time.Duration) ([][]*Actor, error) {
 	var errs []error
 	bad := func(a *Actor, format string, args ...any) {
@@ -64,7 +65,7 @@ func plan(actors []*Actor, shutdownTimeout time.Duration) ([][]*Actor, error) {
 		return nil, errors.Join(errs...)
 	}
 	if !ordered {
-		return [][]*Actor{actors}, nil
+		return nil, nil // one stage: every actor
 	}
 	return stagesByDepth(actors, byName)
 }
