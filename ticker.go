@@ -1,0 +1,131 @@
+package troupe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+)
+
+// TickerOption configures [Ticker].
+type TickerOption interface{ applyTicker(*tickerOptions) }
+
+type tickerOptions struct {
+	atStart  bool
+	jitter   time.Duration
+	keepOn   bool
+	errorLog *slog.Logger
+}
+
+type tickerOptionFunc func(*tickerOptions)
+
+func (f tickerOptionFunc) applyTicker(o *tickerOptions) { f(o) }
+
+// RunAtStart makes [Ticker] run fn once as soon as it starts, rather than
+// first after one interval.
+func RunAtStart() TickerOption {
+	return tickerOptionFunc(func(o *tickerOptions) { o.atStart = true })
+}
+
+// Jitter delays each run by a random duration in [0, max), so that many
+// processes started together do not all run at once.
+func Jitter(max time.Duration) TickerOption {
+	return tickerOptionFunc(func(o *tickerOptions) { o.jitter = max })
+}
+
+// ContinueOnError makes [Ticker] log a run's error to logger and go on to
+// the next tick, instead of returning it and so stopping the group. A nil
+// logger drops the errors. Give it a logger that names the actor, such as
+// g.Logger.With("actor", "usage").
+func ContinueOnError(logger *slog.Logger) TickerOption {
+	return tickerOptionFunc(func(o *tickerOptions) { o.keepOn, o.errorLog = true, logger })
+}
+
+// Ticker returns an actor that calls fn every interval. Runs never overlap:
+// a run that takes longer than the interval makes the ticks it covered be
+// skipped, not queued, and the next run comes at the next tick after it.
+//
+// By default a run's error is execute's error, which stops the group;
+// [ContinueOnError] logs it and goes on. The interrupt stops the
+// scheduling and cancels the running fn's context with the shutdown's
+// cause; execute returns once that run has returned. A context error that
+// echoes the interruption is not an error. A non-positive interval makes
+// execute return an error at once.
+func Ticker(interval time.Duration, fn func(ctx context.Context) error, opts ...TickerOption) (execute func() error, interrupt func(error)) {
+	if fn == nil {
+		return nil, nil
+	}
+	t := &tickerActor{interval: interval, fn: fn}
+	for _, opt := range opts {
+		opt.applyTicker(&t.opts)
+	}
+	t.ctx, t.cancel = context.WithCancelCause(context.Background())
+	return t.execute, t.cancel
+}
+
+type tickerActor struct {
+	interval time.Duration
+	fn       func(context.Context) error
+	opts     tickerOptions
+	ctx      context.Context
+	cancel   context.CancelCauseFunc
+}
+
+func (t *tickerActor) execute() error {
+	if t.interval <= 0 {
+		return fmt.Errorf("troupe: ticker interval must be positive, not %v", t.interval)
+	}
+	if t.opts.atStart {
+		if err := t.run(); err != nil {
+			return err
+		}
+	}
+	start := time.Now()
+	timer := time.NewTimer(t.untilNextTick(start))
+	defer timer.Stop()
+	for {
+		select {
+		case <-t.ctx.Done():
+			return nil
+		case <-timer.C:
+			if err := t.run(); err != nil {
+				return err
+			}
+			timer.Reset(t.untilNextTick(start))
+		}
+	}
+}
+
+// untilNextTick is the wait until the first tick, counted from start, that
+// is still ahead: ticks that passed during a slow run are skipped.
+func (t *tickerActor) untilNextTick(start time.Time) time.Duration {
+	now := time.Now()
+	ticks := now.Sub(start)/t.interval + 1
+	wait := start.Add(ticks * t.interval).Sub(now)
+	if t.opts.jitter > 0 {
+		wait += rand.N(t.opts.jitter)
+	}
+	return wait
+}
+
+// run calls fn once; a non-nil result stops the ticker.
+func (t *tickerActor) run() error {
+	if t.ctx.Err() != nil {
+		return nil
+	}
+	err := t.fn(t.ctx)
+	switch {
+	case err == nil:
+		return nil
+	case t.ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.Cause(t.ctx))):
+		return nil
+	case t.opts.keepOn:
+		if t.opts.errorLog != nil {
+			t.opts.errorLog.LogAttrs(context.Background(), slog.LevelError, "ticker run failed; continuing", slog.Any("error", err))
+		}
+		return nil
+	}
+	return err
+}
