@@ -137,3 +137,20 @@ func (c *capture) events() []string {
 	}
 	return out
 }
+
+// level gives the level of the first record with msg and actor=name.
+func (c *capture) level(msg, name string) (slog.Level, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, r := range c.records {
+		found := false
+		r.Attrs(func(a slog.Attr) bool {
+			found = found || (a.Key == "actor" && a.Value.String() == name)
+			return !found
+		})
+		if r.Message == msg && found {
+			return r.Level, true
+		}
+	}
+	return 0, false
+}

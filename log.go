@@ -2,6 +2,7 @@ package troupe
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 )
@@ -36,7 +37,8 @@ func (lg logger) returned(a *Actor, err error, failure bool) {
 	level := slog.LevelInfo
 	if err != nil {
 		attrs = append(attrs, slog.Any("error", err))
-		if failure {
+		// A signal that stops the group is a request, not a failure.
+		if failure && !errors.Is(err, ErrSignal) {
 			level = slog.LevelError
 		}
 	}

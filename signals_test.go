@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"strings"
@@ -299,5 +300,20 @@ func TestOnSignalCallsTheFunctionPerSignalWithoutStoppingTheGroup(t *testing.T) 
 	}).Name("sender")
 	if err := g.Run(); err == nil || err.Error() != `troupe: actor "sender": done reloading` {
 		t.Fatalf("Run() = %v, want the sender to be the cause (reload never stops the group)", err)
+	}
+}
+
+func TestASignalStopIsLoggedAsInformationNotAnError(t *testing.T) {
+	h := &capture{}
+	g := troupe.Group{Logger: slog.New(h)}
+	g.Add(troupe.Signals(syscall.SIGUSR1)).Name("signals")
+	g.Go(func(ctx context.Context) error {
+		syscall.Kill(os.Getpid(), syscall.SIGUSR1)
+		<-ctx.Done()
+		return nil
+	}).Name("server")
+	g.Run()
+	if level, ok := h.level("actor returned", "signals"); !ok || level != slog.LevelInfo {
+		t.Errorf("signal actor's return logged at %v (found %v), want INFO", level, ok)
 	}
 }

@@ -1,0 +1,55 @@
+// Package troupe runs the long-lived parts of a program as one group: HTTP
+// and gRPC servers, background loops, signal handlers, resources to close.
+// They start together; the first one to return makes all the others stop;
+// [Group.Run] returns only after every part has shut down cleanly, or a
+// deadline has passed and the stragglers are named.
+//
+// The model is github.com/oklog/run's. An actor is a pair of functions,
+// execute, which runs, and interrupt, which makes execute return; or a
+// func(ctx) error whose context is cancelled, as with errgroup. [Group.Add]
+// has oklog/run's signature, so code written for run.Group moves over by
+// changing the type, and every adapter in this package returns a pair that
+// also works in a plain run.Group. What troupe adds:
+//
+//   - names, in every log line and every error ([Actor.Name]);
+//   - interrupts called concurrently, so one slow Shutdown does not delay
+//     the others;
+//   - a declared stop order ([Actor.StopAfter]): close the database after
+//     the servers have drained;
+//   - deadlines for the whole shutdown ([Group.ShutdownTimeout]) and per
+//     actor ([Actor.Timeout]), with the stragglers named ([TimeoutError]);
+//   - panics turned into errors while the rest of the group drains
+//     ([PanicError]);
+//   - every failure kept and joined, not only the first ([ActorError]);
+//   - adapters that get shutdown right: [HTTPServer] drains with a fresh
+//     deadline, [GRPCServer] falls back from GracefulStop to Stop, [Ticker]
+//     never overlaps runs, [Signals] exits at once on a second signal.
+//
+// The zero [Group] is ready to use:
+//
+//	func main() {
+//		g := troupe.Group{Logger: slog.Default(), ShutdownTimeout: 25 * time.Second}
+//		g.Add(troupe.Signals()).Name("signals")
+//		g.Add(troupe.HTTPServer(&http.Server{Addr: ":8080", Handler: mux})).Name("http")
+//		g.Add(troupe.Ticker(time.Minute, reportUsage)).Name("usage")
+//		g.Add(troupe.Closer(db)).Name("db").StopAfter("http")
+//		os.Exit(troupe.ExitCode(g.Run()))
+//	}
+//
+// # What Run returns
+//
+// Run returns nil when the shutdown's cause was a clean return. Otherwise
+// it returns the cause first, joined with every other actor's failure, each
+// an [*ActorError] naming its actor; errors.Is and errors.As reach each
+// one. An interrupted actor's echo of its interruption (context.Canceled,
+// http.ErrServerClosed, the cause itself) is not a failure. A stop by
+// [Signals] returns a [*SignalError], and [ExitCode] maps it to 0.
+//
+// # Misuse
+//
+// A misconfigured group (a nil function, a duplicate name, an unknown name
+// or a cycle in the stop order, a negative timeout) makes Run return
+// [ErrInvalid] before anything starts, listing every problem. A second Run
+// returns [ErrAlreadyRun]. Add, and any [Actor] setting, after Run has
+// started panics: it is a programming error, and the actor would never run.
+package troupe
