@@ -6,23 +6,25 @@ import (
 	"time"
 )
 
+// crewStart is how many goroutines a crew starts with: enough that the
+// usual few blocking interrupts (a server's drain each) all begin at once.
+// A batch no larger than this needs no watching.
+const crewStart = 16
+
 // crewCheck is how often Run looks at a crew with interrupts left to claim.
 // A crew that has finished no interrupt since the last look is stuck, and
-// doubles; so N interrupts that all block are all under way after about
-// log2(N) looks, under a millisecond for hundreds of them, while a crew that
-// keeps finishing them stays small.
+// grows fourfold. The runtime's timers fire about a millisecond late when
+// the process is idle, so N interrupts that all block are under way within
+// about log4(N/16) milliseconds, while a crew that keeps finishing them
+// stays as it started.
 const crewCheck = 100 * time.Microsecond
 
-// smallBatch is the most interrupts that simply get a goroutine each: for a
-// few, that is cheaper than a crew and the timer that watches it.
-const smallBatch = 4
-
 // crews calls interrupts concurrently without a goroutine for each. A
-// goroutine per interrupt would double what starting and stopping a group
-// costs (goroutine creation dominates it), yet a single goroutine calling
-// them in turn lets one blocking interrupt delay the rest. So each stage's
-// interrupts go to a crew that starts with one goroutine and grows while
-// its goroutines are all stuck. Only Run's goroutine touches crews; the
+// goroutine per interrupt would double what starting and stopping a large
+// group costs (goroutine creation dominates it), yet a single goroutine
+// calling them in turn lets one blocking interrupt delay the rest. So each
+// stage's interrupts go to a crew that starts small and grows while its
+// goroutines are all stuck. Only Run's goroutine touches crews; the
 // goroutines share a batch through its atomic cursor.
 type crews struct {
 	batches []*batch
@@ -39,16 +41,14 @@ type batch struct {
 }
 
 func (c *crews) start(actors []*Actor, r *runner) {
-	if len(actors) <= smallBatch {
-		for _, a := range actors {
-			go r.callInterrupt(a)
-		}
-		return
+	b := &batch{actors: actors, size: min(len(actors), crewStart)}
+	for range b.size {
+		go b.work(r)
 	}
-	b := &batch{actors: actors, size: 1}
-	go b.work(r)
-	c.batches = append(c.batches, b)
-	c.arm()
+	if len(actors) > b.size {
+		c.batches = append(c.batches, b)
+		c.arm()
+	}
 }
 
 func (b *batch) work(r *runner) {
@@ -82,8 +82,8 @@ func (c *crews) check() <-chan time.Time {
 	return c.timer.C
 }
 
-// grow doubles the crew of every batch that has interrupts left to claim
-// and has finished none since the last look.
+// grow quadruples the crew of every batch that has interrupts left to
+// claim and has finished none since the last look.
 func (c *crews) grow(r *runner) {
 	c.armed = false
 	c.batches = slices.DeleteFunc(c.batches, func(b *batch) bool { return b.unclaimed() == 0 })
@@ -92,7 +92,7 @@ func (c *crews) grow(r *runner) {
 			b.seen = ended
 			continue
 		}
-		more := min(b.size, b.unclaimed())
+		more := min(3*b.size, b.unclaimed())
 		for range more {
 			go b.work(r)
 		}

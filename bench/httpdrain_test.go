@@ -1,0 +1,127 @@
+package bench
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/oklog/run"
+	"github.com/troupe-go/troupe"
+)
+
+// BenchmarkHTTPDrain stops an HTTP server while 32 clients keep sending
+// requests that each take 100ms, and counts the requests the server had
+// accepted that never completed with a 200 (dropped/op), and how long the
+// stop took (drain-ms/op). When Run returns the server is closed, as a
+// process that exits would. Three ways to stop it:
+//
+//   - troupe: the HTTPServer adapter (Shutdown with a fresh deadline);
+//   - oklog-recipe: the http.Server recipe from oklog/run's README, which
+//     closes the listener;
+//   - close: http.Server.Close.
+func BenchmarkHTTPDrain(b *testing.B) {
+	for _, lib := range []struct {
+		name  string
+		group func(srv *http.Server, ln net.Listener, stop <-chan struct{}) func() error
+	}{
+		{"troupe", func(srv *http.Server, ln net.Listener, stop <-chan struct{}) func() error {
+			g := &troupe.Group{}
+			g.Add(troupe.HTTPServer(srv, troupe.Listener(ln)))
+			g.Add(waitFor(stop))
+			return g.Run
+		}},
+		{"oklog-recipe", func(srv *http.Server, ln net.Listener, stop <-chan struct{}) func() error {
+			g := &run.Group{}
+			g.Add(func() error { return srv.Serve(ln) }, func(error) { ln.Close() })
+			g.Add(waitFor(stop))
+			return g.Run
+		}},
+		{"close", func(srv *http.Server, ln net.Listener, stop <-chan struct{}) func() error {
+			g := &run.Group{}
+			g.Add(func() error { return srv.Serve(ln) }, func(error) { srv.Close() })
+			g.Add(waitFor(stop))
+			return g.Run
+		}},
+	} {
+		b.Run("lib="+lib.name, func(b *testing.B) {
+			var dropped, served int64
+			var drain time.Duration
+			for b.Loop() {
+				d, s, t := drainUnderLoad(b, lib.group)
+				dropped, served, drain = dropped+d, served+s, drain+t
+			}
+			b.ReportMetric(float64(dropped)/float64(b.N), "dropped/op")
+			b.ReportMetric(float64(served)/float64(b.N), "served/op")
+			b.ReportMetric(float64(drain.Milliseconds())/float64(b.N), "drain-ms/op")
+		})
+	}
+}
+
+func waitFor(stop <-chan struct{}) (func() error, func(error)) {
+	quit := make(chan struct{})
+	var once sync.Once
+	return func() error {
+			select {
+			case <-stop:
+			case <-quit:
+			}
+			return nil
+		}, func(error) {
+			once.Do(func() { close(quit) })
+		}
+}
+
+func drainUnderLoad(b *testing.B, group func(*http.Server, net.Listener, <-chan struct{}) func() error) (dropped, served int64, drain time.Duration) {
+	const clients, work, loadAtMost = 32, 100 * time.Millisecond, 10 * time.Second
+	var accepted, ok atomic.Int64
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		accepted.Add(1)
+		time.Sleep(work) // simulated work
+		io.WriteString(w, "ok")
+	})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String() + "/"
+	stop := make(chan struct{})
+	runGroup := group(srv, ln, stop)
+	ran := make(chan error, 1)
+	go func() { ran <- runGroup() }()
+
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
+	defer client.CloseIdleConnections()
+	var stopping atomic.Bool
+	giveUp := time.Now().Add(loadAtMost)
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Go(func() {
+			for !stopping.Load() && time.Now().Before(giveUp) {
+				resp, err := client.Get(url)
+				if err != nil {
+					continue
+				}
+				body, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err == nil && resp.StatusCode == http.StatusOK && string(body) == "ok" {
+					ok.Add(1)
+				}
+			}
+		})
+	}
+	for ok.Load() < 2*clients && time.Now().Before(giveUp) {
+		time.Sleep(time.Millisecond) // polling a counter, bounded above
+	}
+	start := time.Now()
+	close(stop)
+	<-ran
+	drain = time.Since(start)
+	stopping.Store(true)
+	srv.Close() // what exiting the process would do to what is left
+	wg.Wait()
+	return accepted.Load() - ok.Load(), ok.Load(), drain
+}

@@ -1,0 +1,264 @@
+//go:build unix
+
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// buildOnce builds the service binary for all the tests.
+var buildOnce = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "troupe-service")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "service")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		return "", errors.New(string(out))
+	}
+	return bin, nil
+})
+
+type logLine map[string]any
+
+func (l logLine) is(msg, actor string) bool {
+	return l["msg"] == msg && (actor == "" || l["actor"] == actor)
+}
+
+// service is one running process of the built binary, with its JSON log.
+type service struct {
+	t     *testing.T
+	cmd   *exec.Cmd
+	lines chan logLine
+	mu    sync.Mutex
+	log   []logLine
+	raw   strings.Builder
+}
+
+func start(t *testing.T, args ...string) *service {
+	t.Helper()
+	bin, err := buildOnce()
+	if err != nil {
+		t.Fatalf("go build: %v", err)
+	}
+	cmd := exec.Command(bin, append([]string{"-log", "json", "-http-addr", "127.0.0.1:0", "-grpc-addr", "127.0.0.1:0"}, args...)...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &service{t: t, cmd: cmd, lines: make(chan logLine, 1024)}
+	go s.read(stderr)
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return s
+}
+
+func (s *service) read(r io.Reader) {
+	defer close(s.lines)
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		s.mu.Lock()
+		s.raw.WriteString(sc.Text() + "\n")
+		s.mu.Unlock()
+		var l logLine
+		if json.Unmarshal(sc.Bytes(), &l) != nil {
+			continue
+		}
+		s.mu.Lock()
+		s.log = append(s.log, l)
+		s.mu.Unlock()
+		s.lines <- l
+	}
+}
+
+// await reads the log until a line matches; the bound is a safety net.
+func (s *service) await(msg, actor string) logLine {
+	s.t.Helper()
+	timeout := time.After(time.Minute)
+	for {
+		select {
+		case l, ok := <-s.lines:
+			if !ok {
+				s.t.Fatalf("service exited before logging %q; output:\n%s", msg, s.output())
+			}
+			if l.is(msg, actor) {
+				return l
+			}
+		case <-timeout:
+			s.t.Fatalf("no %q log line within a minute; output:\n%s", msg, s.output())
+		}
+	}
+}
+
+func (s *service) output() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.raw.String()
+}
+
+func (s *service) exitCode() int {
+	s.t.Helper()
+	for range s.lines {
+	}
+	err := s.cmd.Wait()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		s.t.Fatal(err)
+	}
+	return s.cmd.ProcessState.ExitCode()
+}
+
+// index is the position of the first log line matching msg and actor.
+func (s *service) index(msg, actor string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, l := range s.log {
+		if l.is(msg, actor) {
+			return i
+		}
+	}
+	return -1
+}
+
+func waitServing(t *testing.T, httpAddr, grpcAddr string) {
+	t.Helper()
+	resp, err := http.Get("http://" + httpAddr + "/")
+	if err != nil {
+		t.Fatalf("HTTP does not answer: %v", err)
+	}
+	resp.Body.Close()
+	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	h, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+	if err != nil || h.Status != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("gRPC health: %v %v", h, err)
+	}
+}
+
+type response struct {
+	status int
+	body   string
+	err    error
+}
+
+func slowRequests(httpAddr string, n int) (<-chan response, *http.Client) {
+	client := &http.Client{Transport: &http.Transport{}}
+	out := make(chan response, n)
+	for range n {
+		go func() {
+			resp, err := client.Get("http://" + httpAddr + "/slow")
+			if err != nil {
+				out <- response{err: err}
+				return
+			}
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			out <- response{resp.StatusCode, string(body), err}
+		}()
+	}
+	return out, client
+}
+
+func TestSIGTERMDrainsInFlightRequestsAndExitsZero(t *testing.T) {
+	const inFlight = 5
+	s := start(t, "-slow", "1s", "-tick", "50ms")
+	addrs := s.await("listening", "")
+	httpAddr, grpcAddr := addrs["http"].(string), addrs["grpc"].(string)
+	waitServing(t, httpAddr, grpcAddr)
+	s.await("ticker did some work", "ticker")
+
+	responses, client := slowRequests(httpAddr, inFlight)
+	defer client.CloseIdleConnections()
+	for range inFlight {
+		s.await("slow request started", "http")
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	for range inFlight {
+		r := <-responses
+		if r.err != nil || r.status != http.StatusOK || r.body != "slow request done\n" {
+			t.Errorf("in-flight request: %d %q %v, want 200", r.status, r.body, r.err)
+		}
+	}
+	if code := s.exitCode(); code != 0 {
+		t.Fatalf("exit status %d, want 0; output:\n%s", code, s.output())
+	}
+	begun := s.index("shutdown begun", "signals")
+	httpDone, grpcDone := s.index("actor returned", "http"), s.index("actor returned", "grpc")
+	stored := s.index("store flushed and closed", "store")
+	if begun < 0 || httpDone < begun || grpcDone < begun || stored < httpDone || stored < grpcDone {
+		t.Errorf("log order: shutdown begun %d, http returned %d, grpc returned %d, store closed %d; want the store last:\n%s",
+			begun, httpDone, grpcDone, stored, s.output())
+	}
+}
+
+func TestSecondSignalExitsAtOnceWithTheConventionalStatus(t *testing.T) {
+	s := start(t, "-slow", "1m")
+	addrs := s.await("listening", "")
+	httpAddr := addrs["http"].(string)
+	waitServing(t, httpAddr, addrs["grpc"].(string))
+
+	responses, client := slowRequests(httpAddr, 1)
+	defer client.CloseIdleConnections()
+	s.await("slow request started", "http")
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	s.await("shutdown begun", "signals")
+	s.cmd.Process.Signal(syscall.SIGINT)
+	if code := s.exitCode(); code != 128+int(syscall.SIGINT) {
+		t.Fatalf("exit status %d, want %d; output:\n%s", code, 128+int(syscall.SIGINT), s.output())
+	}
+	if !strings.Contains(s.output(), "exiting now with status 130") {
+		t.Errorf("the forced exit was not explained:\n%s", s.output())
+	}
+	if r := <-responses; r.err == nil {
+		t.Errorf("the request cut off by the forced exit got %d %q", r.status, r.body)
+	}
+}
+
+func TestAPortInUseIsAClearErrorAndNonZeroExit(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	bin, err := buildOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bin, "-http-addr", taken.Addr().String(), "-grpc-addr", "127.0.0.1:0").CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("exit: %v, want status 1; output:\n%s", err, out)
+	}
+	if want := "service: cannot listen for HTTP on " + taken.Addr().String(); !strings.Contains(string(out), want) {
+		t.Errorf("output %q does not say %q", out, want)
+	}
+}
