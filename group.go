@@ -47,10 +47,12 @@ type Group struct {
 // return. The signature is oklog/run's, so code written for run.Group moves
 // over by changing the type.
 //
-// Every interrupt is called exactly once, in its own goroutine, with the
-// shutdown's cause: an [*ActorError] that names the actor that returned
-// first. It may be called after execute has returned, or (when Run gave up
-// at a deadline) before execute has started.
+// Every interrupt is called exactly once, concurrently with the others of
+// its stage, with the shutdown's cause: an [*ActorError] that names the
+// actor that returned first. It may be called after execute has returned,
+// or (when Run gave up at a deadline) before execute has started. Run waits
+// for interrupts to return as well as executes, so an interrupt that blocks
+// holds Run until it returns or a deadline passes.
 //
 // Add panics once Run has started. A nil execute or interrupt makes Run
 // return [ErrInvalid].
@@ -102,7 +104,7 @@ func (g *Group) Go(fn func(ctx context.Context) error) *Actor {
 // the cause first, joined with every other actor's failure and, if a
 // deadline passed, a [TimeoutError]; each actor's error is an
 // [*ActorError]. An interrupted actor's echo of its interruption
-// (context.Canceled, [http.ErrServerClosed], or the cause itself) is not a
+// (context.Canceled, [net/http.ErrServerClosed], or the cause itself) is not a
 // failure. A signal stop returns the [*SignalError]; [ExitCode] maps it to 0.
 //
 // A panic in an actor or an interrupt becomes a [*PanicError] and the rest
