@@ -115,10 +115,7 @@ func TestGRPCInFlightUnaryCompletesDuringGracefulStop(t *testing.T) {
 		close(hookEntered)
 		<-hookRelease
 	}))).Name("grpc")
-	fire, tExec, tInt := trigger(nil)
-	g.Add(tExec, tInt).Name("trigger")
-	ran := make(chan error, 1)
-	go func() { ran <- g.Run() }()
+	fire, ran := runUntilFired(&g, nil)
 
 	ctx := context.Background()
 	rpc := make(chan error, 1)
@@ -148,10 +145,7 @@ func TestGRPCBlockedStreamIsStoppedAtTheDrainDeadline(t *testing.T) {
 	f := newGRPCFixture(t)
 	var g troupe.Group
 	g.Add(troupe.GRPCServer(f.srv, f.ln, troupe.DrainTimeout(100*time.Millisecond))).Name("grpc")
-	fire, tExec, tInt := trigger(nil)
-	g.Add(tExec, tInt).Name("trigger")
-	ran := make(chan error, 1)
-	go func() { ran <- g.Run() }()
+	fire, ran := runUntilFired(&g, nil)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -66,6 +66,16 @@ func trigger(err error) (chan struct{}, func() error, func(error)) {
 		}
 }
 
+// runUntilFired adds a trigger actor named "trigger" that returns err when
+// fire is closed, and runs the group; ran gives Run's result.
+func runUntilFired(g *troupe.Group, err error) (fire chan struct{}, ran <-chan error) {
+	fire, execute, interrupt := trigger(err)
+	g.Add(execute, interrupt).Name("trigger")
+	result := make(chan error, 1)
+	go func() { result <- g.Run() }()
+	return fire, result
+}
+
 func newClient() *http.Client {
 	return &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: time.Minute}
 }
@@ -92,10 +102,7 @@ func TestHTTPDrainsInFlightRequestsBeforeExecuteReturns(t *testing.T) {
 		executeReturned <- completed.Load()
 		return err
 	}, interrupt).Name("http")
-	fire, tExec, tInt := trigger(nil)
-	g.Add(tExec, tInt).Name("trigger")
-	ran := make(chan error, 1)
-	go func() { ran <- g.Run() }()
+	fire, ran := runUntilFired(&g, nil)
 
 	client := newClient()
 	defer client.CloseIdleConnections()
@@ -156,10 +163,7 @@ func TestHTTPUnderLoadDropsNoAcceptedRequest(t *testing.T) {
 
 	var g troupe.Group
 	g.Add(troupe.HTTPServer(srv, troupe.Listener(ln))).Name("http")
-	fire, tExec, tInt := trigger(nil)
-	g.Add(tExec, tInt).Name("trigger")
-	ran := make(chan error, 1)
-	go func() { ran <- g.Run() }()
+	fire, ran := runUntilFired(&g, nil)
 
 	var sent, ok, refused, reset, other atomic.Int64
 	var firstOther atomic.Value
@@ -234,10 +238,7 @@ func TestHTTPDrainDeadlineCancelsRequestsThenCloses(t *testing.T) {
 	g := troupe.Group{ShutdownTimeout: time.Minute}
 	g.Add(troupe.HTTPServer(srv, troupe.Listener(ln), troupe.DrainTimeout(100*time.Millisecond))).Name("http")
 	boom := errors.New("boom")
-	fire, tExec, tInt := trigger(boom)
-	g.Add(tExec, tInt).Name("trigger")
-	ran := make(chan error, 1)
-	go func() { ran <- g.Run() }()
+	fire, ran := runUntilFired(&g, boom)
 
 	client := newClient()
 	defer client.CloseIdleConnections()
@@ -305,10 +306,7 @@ func TestHTTPServesTLS(t *testing.T) {
 	ln := listen(t)
 	var g troupe.Group
 	g.Add(troupe.HTTPServer(srv, troupe.Listener(ln), troupe.TLS("", ""))).Name("https")
-	fire, tExec, tInt := trigger(nil)
-	g.Add(tExec, tInt).Name("trigger")
-	ran := make(chan error, 1)
-	go func() { ran <- g.Run() }()
+	fire, ran := runUntilFired(&g, nil)
 
 	pool := x509.NewCertPool()
 	pool.AddCert(cert.Leaf)
@@ -341,10 +339,7 @@ func TestHTTPKeepsTheCallersBaseContext(t *testing.T) {
 	ln := listen(t)
 	var g troupe.Group
 	g.Add(troupe.HTTPServer(srv, troupe.Listener(ln))).Name("http")
-	fire, tExec, tInt := trigger(nil)
-	g.Add(tExec, tInt).Name("trigger")
-	ran := make(chan error, 1)
-	go func() { ran <- g.Run() }()
+	fire, ran := runUntilFired(&g, nil)
 	client := newClient()
 	defer client.CloseIdleConnections()
 	resp, err := client.Get("http://" + ln.Addr().String() + "/")
