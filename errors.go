@@ -42,6 +42,7 @@ type ActorError struct {
 	runDone <-chan struct{}
 }
 
+// Error gives the actor's name and its error.
 func (e *ActorError) Error() string {
 	return fmt.Sprintf("troupe: actor %q: %s", e.Actor, strings.TrimPrefix(e.Err.Error(), "troupe: "))
 }
@@ -81,6 +82,7 @@ type TimeoutError struct {
 	Stragglers []string
 }
 
+// Error lists the stragglers.
 func (e *TimeoutError) Error() string {
 	return fmt.Sprintf("troupe: shutdown deadline passed; still running: %s", quoteAll(e.Stragglers))
 }

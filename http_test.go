@@ -14,6 +14,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -381,4 +382,46 @@ func selfSigned(t *testing.T) tls.Certificate {
 		t.Fatal(err)
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
+}
+
+func TestHTTPServerShutDownByOthersReturnsNil(t *testing.T) {
+	srv := &http.Server{}
+	ln := listen(t)
+	execute, _ := troupe.HTTPServer(srv, troupe.Listener(ln))
+	done := make(chan error, 1)
+	go func() { done <- execute() }()
+	untilServing(t, ln.Addr().String())
+	srv.Close()
+	if err := <-done; err != nil {
+		t.Fatalf("execute() = %v, want nil after someone else closed the server", err)
+	}
+}
+
+func TestHTTPServeErrorNamesTheAddress(t *testing.T) {
+	ln := listen(t)
+	execute, _ := troupe.HTTPServer(&http.Server{}, troupe.Listener(ln))
+	done := make(chan error, 1)
+	go func() { done <- execute() }()
+	untilServing(t, ln.Addr().String())
+	ln.Close() // not through the server: Serve fails
+	err := <-done
+	if want := "troupe: http server on " + ln.Addr().String(); err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("execute() = %v, want an error starting %q", err, want)
+	}
+}
+
+// untilServing polls until an HTTP request to addr gets a response, which
+// only a running Serve gives; bounded above.
+func untilServing(t *testing.T, addr string) {
+	t.Helper()
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := client.Get("http://" + addr + "/"); err == nil {
+			resp.Body.Close()
+			return
+		}
+		time.Sleep(5 * time.Millisecond) // polling, bounded above
+	}
+	t.Fatalf("%s never served a request", addr)
 }

@@ -22,9 +22,11 @@ var ErrSignal = errors.New("troupe: received signal")
 // errors.As gives it, with the signal, both as *SignalError and as
 // github.com/oklog/run's *SignalError.
 type SignalError struct {
+	// Signal is the signal that arrived.
 	Signal os.Signal
 }
 
+// Error names the signal.
 func (e *SignalError) Error() string { return "troupe: received signal " + e.Signal.String() }
 
 // Is reports whether target is [ErrSignal] or run.ErrSignal.
@@ -68,7 +70,8 @@ func ExitCode(err error) int {
 // preemption. Interrupted, it returns nil.
 //
 // It registers for the signals at once, so a signal that arrives between
-// Signals and [Group.Run] is not lost.
+// Signals and [Group.Run] is not lost; a pair that never runs keeps them
+// caught until its interrupt is called.
 //
 // A further signal of the set while the group shuts down ends the process at
 // once: it prints why on stderr and exits with status 128+n (130 for SIGINT,
