@@ -6,9 +6,11 @@ import (
 	"time"
 )
 
-// crewStart is how many goroutines a crew starts with: enough that the
-// usual few blocking interrupts (a server's drain each) all begin at once.
-// A batch no larger than this needs no watching.
+// crewStart is the largest batch whose interrupts each get a goroutine at
+// once: the usual few blocking ones (a server's drain each) all begin
+// together, and nothing needs watching. A larger batch, typically many
+// quick interrupts, starts with one goroutine, which measured 10-15% faster
+// for 100 and 10 000 actors than starting with sixteen that then contend.
 const crewStart = 16
 
 // crewCheck is how often Run looks at a crew with interrupts left to claim.
@@ -41,7 +43,10 @@ type batch struct {
 }
 
 func (c *crews) start(actors []*Actor, r *runner) {
-	b := &batch{actors: actors, size: min(len(actors), crewStart)}
+	b := &batch{actors: actors, size: len(actors)}
+	if b.size > crewStart {
+		b.size = 1
+	}
 	for range b.size {
 		go b.work(r)
 	}
