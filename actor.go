@@ -33,6 +33,7 @@ type Actor struct {
 	returned      bool
 	interruptDone bool
 	finished      atomic.Int32 // execute and interrupt calls that have ended
+	calling       atomic.Bool  // the interrupt has been entered
 	done          bool         // execute and interrupt returned, or its own deadline passed
 	timer         *time.Timer
 	startedAt     time.Time

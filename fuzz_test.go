@@ -61,6 +61,9 @@ type fuzzActor struct {
 
 func randomActors(rng *rand.Rand) ([]*fuzzActor, time.Duration) {
 	n := 1 + rng.IntN(7)
+	if rng.IntN(4) == 0 {
+		n = 17 + rng.IntN(24) // past crewStart: one goroutine that must grow
+	}
 	actors := make([]*fuzzActor, n)
 	selfDelays := rng.Perm(n) // distinct, so the first return is unambiguous
 	anyIgnored := false

@@ -639,3 +639,39 @@ func TestWithoutALoggerNothingIsLogged(t *testing.T) {
 		t.Errorf("logged %q with no Logger set", events)
 	}
 }
+
+// Past 16 interrupts a crew starts with one goroutine and grows while they
+// block. A deadline that passes before it has grown must still see every
+// interrupt called, each exactly once.
+func TestAtTheDeadlineEveryUnclaimedInterruptIsStillCalled(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const n = 40
+		g := troupe.Group{ShutdownTimeout: 150 * time.Microsecond}
+		release := make(chan struct{})
+		var calls [n]atomic.Int32
+		var ended sync.WaitGroup
+		ended.Add(n)
+		for i := range n {
+			stop := make(chan struct{})
+			g.Add(func() error { <-stop; return nil }, func(error) {
+				defer ended.Done()
+				calls[i].Add(1)
+				<-release // a Shutdown that takes long
+				close(stop)
+			})
+		}
+		g.Add(returnsNow(nil))
+		err := g.Run()
+		var te *troupe.TimeoutError
+		if !errors.As(err, &te) || len(te.Stragglers) != n {
+			t.Fatalf("Run() = %v, want all %d blocked actors named", err, n)
+		}
+		close(release)
+		ended.Wait()
+		for i := range n {
+			if want, have := int32(1), calls[i].Load(); want != have {
+				t.Errorf("actor %d: interrupt calls: want %d, have %d", i, want, have)
+			}
+		}
+	})
+}

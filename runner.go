@@ -215,6 +215,7 @@ func (r *runner) callInterrupt(a *Actor) {
 			r.mu.Unlock()
 		}
 	}()
+	a.calling.Store(true)
 	a.interrupt(r.cause)
 }
 
@@ -296,11 +297,11 @@ func (r *runner) drainEvents() {
 }
 
 // stragglers names the actors whose execute, or whose interrupt, is still
-// running.
+// running. An interrupt handed to a crew but not yet begun is not running.
 func (r *runner) stragglers() []string {
 	var names []string
 	for _, a := range r.actors {
-		if !a.returned || (a.interrupted && !a.interruptDone) {
+		if !a.returned || (a.calling.Load() && !a.interruptDone) {
 			names = append(names, a.displayName())
 		}
 	}
