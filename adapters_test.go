@@ -117,8 +117,7 @@ func TestEveryAdapterWorksInARunGroup(t *testing.T) {
 	grpcLn := listen(t)
 	g.Add(troupe.GRPCServer(grpc.NewServer(), grpcLn))
 
-	var ticks atomic.Int32
-	g.Add(troupe.Ticker(time.Millisecond, func(ctx context.Context) error { ticks.Add(1); return nil }))
+	g.Add(troupe.Ticker(time.Millisecond, func(ctx context.Context) error { return nil }))
 	g.Add(troupe.Func(func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }))
 	var closed atomic.Bool
 	g.Add(troupe.Closer(closerFunc(func() error { closed.Store(true); return nil })))

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/troupe-go/troupe"
 	"go.uber.org/goleak"
@@ -101,6 +102,20 @@ func actorNames(err error) []string {
 	}
 	walk(err)
 	return names
+}
+
+// eventually polls cond until it holds, for what cannot be waited on
+// directly (a listener's state, a subprocess's output). The bound is only a
+// safety net for a slow machine.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within a minute: %s", what)
+		}
+		time.Sleep(5 * time.Millisecond) // polling, bounded above
+	}
 }
 
 // capture is a slog handler that keeps every record, safe for concurrent use.

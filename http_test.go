@@ -33,20 +33,17 @@ func listen(t *testing.T) net.Listener {
 	return ln
 }
 
-// untilRefused polls until a new connection to addr is refused. The bound
-// is only a safety net for a slow machine.
+// untilRefused waits until a new connection to addr is refused.
 func untilRefused(t *testing.T, addr string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
+	eventually(t, addr+" refuses connections", func() bool {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err != nil {
-			return
+			return true
 		}
 		c.Close()
-		time.Sleep(5 * time.Millisecond) // polling, bounded above
-	}
-	t.Fatalf("%s still accepted connections after 30s", addr)
+		return false
+	})
 }
 
 // trigger is an actor that returns (err) when its channel is closed, to
@@ -410,18 +407,16 @@ func TestHTTPServeErrorNamesTheAddress(t *testing.T) {
 	}
 }
 
-// untilServing polls until an HTTP request to addr gets a response, which
-// only a running Serve gives; bounded above.
+// untilServing waits until an HTTP request to addr gets a response, which
+// only a running Serve gives.
 func untilServing(t *testing.T, addr string) {
 	t.Helper()
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := client.Get("http://" + addr + "/"); err == nil {
+	eventually(t, addr+" serves requests", func() bool {
+		resp, err := client.Get("http://" + addr + "/")
+		if err == nil {
 			resp.Body.Close()
-			return
 		}
-		time.Sleep(5 * time.Millisecond) // polling, bounded above
-	}
-	t.Fatalf("%s never served a request", addr)
+		return err == nil
+	})
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"sync"
@@ -88,8 +87,6 @@ func Signals(sigs ...os.Signal) (execute func() error, interrupt func(error)) {
 		arrived:     make(chan os.Signal, 1),
 		interrupted: make(chan struct{}),
 		until:       make(chan (<-chan struct{}), 1),
-		stderr:      os.Stderr,
-		exit:        os.Exit,
 	}
 	signal.Notify(s.arrived, sigs...)
 	return s.execute, s.interrupt
@@ -100,8 +97,6 @@ type signalActor struct {
 	interrupted chan struct{}
 	once        sync.Once
 	until       chan (<-chan struct{}) // how long the second-signal watch lasts
-	stderr      io.Writer
-	exit        func(int)
 }
 
 func (s *signalActor) execute() error {
@@ -143,16 +138,15 @@ func (s *signalActor) watch(seen int) {
 		case sig := <-s.arrived:
 			seen++
 			if seen == 1 {
-				fmt.Fprintf(s.stderr, "troupe: received signal %v during shutdown; send it again to exit at once\n", sig)
+				fmt.Fprintf(os.Stderr, "troupe: received signal %v during shutdown; send it again to exit at once\n", sig)
 				continue
 			}
 			code := 1
 			if n, ok := sig.(syscall.Signal); ok {
 				code = 128 + int(n)
 			}
-			fmt.Fprintf(s.stderr, "troupe: received signal %v again during shutdown; exiting now with status %d\n", sig, code)
-			s.exit(code)
-			return
+			fmt.Fprintf(os.Stderr, "troupe: received signal %v again during shutdown; exiting now with status %d\n", sig, code)
+			os.Exit(code)
 		}
 	}
 }

@@ -181,13 +181,9 @@ func TestFirstSignalDuringAnotherShutdownIsOnlyNoted(t *testing.T) {
 	c.signal(syscall.SIGTERM)
 	// The child notes the first signal on stderr; wait for that before the
 	// second, so the two are not merged.
-	deadline := time.Now().Add(time.Minute)
-	for !strings.Contains(c.stderr.String(), "send it again to exit at once") {
-		if time.Now().After(deadline) {
-			t.Fatalf("child never noted the first signal; stderr:\n%s", c.stderr.String())
-		}
-		time.Sleep(10 * time.Millisecond) // polling a subprocess's output, bounded above
-	}
+	eventually(t, "the child notes the first signal on stderr", func() bool {
+		return strings.Contains(c.stderr.String(), "send it again to exit at once")
+	})
 	c.signal(syscall.SIGTERM)
 	if want, have := 128+int(syscall.SIGTERM), c.wait(); want != have {
 		t.Fatalf("exit status: want %d, have %d; stderr:\n%s", want, have, c.stderr.String())
