@@ -57,10 +57,11 @@ func (a *Actor) StopAfter(names ...string) *Actor {
 	return a
 }
 
-// Timeout bounds how long the shutdown waits for this actor once it has been
-// interrupted. When it passes, later stages go ahead without it, and [Group.Run]
-// names it in a [TimeoutError] if it is still running at the end. Zero, the
-// default, means only [Group.ShutdownTimeout] applies.
+// Timeout bounds how long the shutdown waits for this actor, counted from
+// the moment its interrupt is called. When it passes, later stages go ahead
+// without it, and [Group.Run] names it in a [TimeoutError] if it is still
+// running at the end. Zero, the default, means only [Group.ShutdownTimeout]
+// applies.
 func (a *Actor) Timeout(d time.Duration) *Actor {
 	a.set(func() { a.timeout = d })
 	return a

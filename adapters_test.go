@@ -6,14 +6,12 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/oklog/run"
 	"github.com/troupe-go/troupe"
-	"google.golang.org/grpc"
 )
 
 type closerFunc func() error
@@ -87,19 +85,37 @@ func TestCloserErrorIsReported(t *testing.T) {
 	}
 }
 
-func TestAdaptersRefuseNilInputsThroughRun(t *testing.T) {
-	for name, pair := range map[string]func() (func() error, func(error)){
-		"Closer":     func() (func() error, func(error)) { return troupe.Closer(nil) },
-		"CloseFunc":  func() (func() error, func(error)) { return troupe.CloseFunc(nil) },
-		"HTTPServer": func() (func() error, func(error)) { return troupe.HTTPServer(nil) },
-		"GRPCServer": func() (func() error, func(error)) { return troupe.GRPCServer(nil, nil) },
-		"Ticker":     func() (func() error, func(error)) { return troupe.Ticker(time.Second, nil) },
+// Adapters report bad arguments by panicking at construction, as
+// time.NewTicker does: their pairs must work in a plain run.Group too, which
+// could report nothing, and a panic names the argument before anything
+// starts.
+func TestAdaptersPanicAtConstructionOnBadArguments(t *testing.T) {
+	ln := listen(t)
+	defer ln.Close()
+	fn := func(context.Context) error { return nil }
+	for _, tc := range []struct {
+		call func()
+		want string
+	}{
+		{func() { troupe.HTTPServer(nil) }, "troupe: HTTPServer: nil *http.Server"},
+		{func() { troupe.GRPCServer(nil, ln) }, "troupe: GRPCServer: nil server"},
+		{func() { troupe.GRPCServer((*lineServer)(nil), ln) }, "troupe: GRPCServer: nil server"},
+		{func() { troupe.GRPCServer(&lineServer{}, nil) }, "troupe: GRPCServer: nil listener"},
+		{func() { troupe.Ticker(0, fn) }, "troupe: Ticker: non-positive interval 0s"},
+		{func() { troupe.Ticker(-time.Second, fn) }, "troupe: Ticker: non-positive interval -1s"},
+		{func() { troupe.Ticker(time.Second, nil) }, "troupe: Ticker: nil function"},
+		{func() { troupe.Jitter(-time.Second) }, "troupe: Jitter: negative duration -1s"},
+		{func() { troupe.Func(nil) }, "troupe: Func: nil function"},
+		{func() { troupe.Closer(nil) }, "troupe: Closer: nil io.Closer"},
+		{func() { troupe.CloseFunc(nil) }, "troupe: CloseFunc: nil function"},
+		{func() { var none context.Context; troupe.Context(none) }, "troupe: Context: nil context"},
+		{func() { troupe.OnSignal(nil) }, "troupe: OnSignal: nil function"},
+		{func() { troupe.Listener(nil) }, "troupe: Listener: nil listener"},
+		{func() { troupe.DrainTimeout(-time.Second) }, "troupe: DrainTimeout: negative duration -1s"},
+		{func() { troupe.BeforeStop(nil) }, "troupe: BeforeStop: nil function"},
 	} {
-		var g troupe.Group
-		g.Add(pair()).Name(strings.ToLower(name))
-		err := g.Run()
-		if !errors.Is(err, troupe.ErrInvalid) || !strings.Contains(err.Error(), `actor "`+strings.ToLower(name)+`": nil execute`) {
-			t.Errorf("%s(nil): Run() = %v, want ErrInvalid naming the actor", name, err)
+		if have := panicMessage(tc.call); have != tc.want {
+			t.Errorf("panic %q, want %q", have, tc.want)
 		}
 	}
 }
@@ -115,7 +131,7 @@ func TestEveryAdapterWorksInARunGroup(t *testing.T) {
 	})}, troupe.Listener(httpLn)))
 
 	grpcLn := listen(t)
-	g.Add(troupe.GRPCServer(grpc.NewServer(), grpcLn))
+	g.Add(troupe.GRPCServer(&lineServer{line: "hi"}, grpcLn))
 
 	g.Add(troupe.Ticker(time.Millisecond, func(ctx context.Context) error { return nil }))
 	g.Add(troupe.Func(func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }))

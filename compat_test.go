@@ -70,8 +70,8 @@ func TestSameOutcomeAsOklogRun(t *testing.T) {
 }
 
 // The defect reported against oklog/run: interrupts are called one after
-// another, so N that each block for d take N×d. troupe's take d, plus under
-// a millisecond for its crew of interrupt goroutines to grow.
+// another, so N that each block for d take N×d. troupe's, each on a
+// goroutine of its own, take d.
 func TestBlockingInterruptsTakeNTimesDInOklogRunButDInTroupe(t *testing.T) {
 	const n, d = 3, 300 * time.Millisecond
 	least := map[string]time.Duration{"oklog/run": n * d, "troupe": d}

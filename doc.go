@@ -41,15 +41,41 @@
 // Run returns nil when the shutdown's cause was a clean return. Otherwise
 // it returns the cause first, joined with every other actor's failure, each
 // an [*ActorError] naming its actor; errors.Is and errors.As reach each
-// one. An interrupted actor's echo of its interruption (context.Canceled,
-// http.ErrServerClosed, the cause itself) is not a failure. A stop by
-// [Signals] returns a [*SignalError], and [ExitCode] maps it to 0.
+// one. A stop by [Signals], or by the cancellation of a parent context
+// given to [Context], returns an error matching [ErrStopRequested], and
+// [ExitCode] maps it to 0.
+//
+// # Echoes
+//
+// What an actor returns after it was interrupted may only echo the
+// interruption, and is then not a failure. This is the whole list:
+//
+//   - nil;
+//   - an error matching [net/http.ErrServerClosed], from any actor;
+//   - from an interrupted actor: an error matching the cause that Run gave
+//     its interrupt; one matching [net.ErrClosed], as a Serve whose
+//     listener the interrupt closed returns (the listener recipe of
+//     oklog/run); and a bare [context.Canceled], as an execute that
+//     returns ctx.Err() after its interrupt cancelled ctx does (the context
+//     recipe).
+//
+// A wrapped context.Canceled from an [Group.Add] actor, such as "flush:
+// context canceled", is a failure: the group cancelled no context of that
+// actor's, so something the actor tried did not happen. A [Group.Go] or
+// [Func] actor's context is the group's, and any error matching
+// context.Canceled or the cause, returned once that context is cancelled,
+// is an echo. An error before the actor's interrupt, net.ErrClosed
+// included, is never an echo: someone else closed what it used.
 //
 // # Misuse
 //
 // A misconfigured group (a nil function, a duplicate name, an unknown name
 // or a cycle in the stop order, a negative timeout) makes Run return
-// [ErrInvalid] before anything starts, listing every problem. A second Run
-// returns [ErrAlreadyRun]. Add, and any [Actor] setting, after Run has
-// started panics: it is a programming error, and the actor would never run.
+// [ErrInvalid] before any execute is called, listing every problem; every
+// interrupt is still called once, so pairs release what they hold. A
+// second Run returns [ErrAlreadyRun]. Add, and any [Actor] setting, after
+// Run has started panics: it is a programming error, and the actor would
+// never run. The adapters panic when they are called with a bad argument
+// (a nil server, a non-positive interval), as [time.NewTicker] does: their
+// pairs must work in a plain run.Group too, which could not report it.
 package troupe

@@ -4,16 +4,18 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
-// ErrShutdownTimeout is matched by errors.Is when a shutdown deadline passed
-// with actors still running. The stragglers are listed by [TimeoutError].
+// ErrShutdownTimeout is matched by errors.Is when Run stopped waiting for
+// actors that were still running, because [Group.ShutdownTimeout] or their
+// own [Actor.Timeout] passed. The stragglers are listed by [TimeoutError].
 var ErrShutdownTimeout = errors.New("troupe: shutdown deadline passed")
 
 // ErrInvalid is matched by errors.Is when [Group.Run] refused to start
 // because the group is misconfigured: a nil function, a duplicate or empty
 // name, a negative timeout, or a stop order that names an unknown actor or
-// forms a cycle. Nothing was started.
+// forms a cycle. No execute was called.
 var ErrInvalid = errors.New("troupe: invalid group")
 
 // ErrAlreadyRun is returned by a second call to [Group.Run]. A Group runs
@@ -24,6 +26,12 @@ var ErrAlreadyRun = errors.New("troupe: group already run")
 // when the actor that began the shutdown returned nil. Interrupts and context
 // actors therefore always see a non-nil cause that names the actor.
 var ErrReturned = errors.New("troupe: actor returned")
+
+// ErrStopRequested is matched by errors.Is when the group was asked to stop
+// from outside rather than failing: by a signal ([SignalError] matches it),
+// or by the cancellation of a parent context given to [Context]. [ExitCode]
+// maps such a stop to 0.
+var ErrStopRequested = errors.New("troupe: stop requested")
 
 // ActorError is an error that happened in one actor. Every error that
 // [Group.Run] returns for an actor is an ActorError, so errors.As gives the
@@ -36,14 +44,17 @@ type ActorError struct {
 	// actor's configuration was refused.
 	Err error
 
-	// runDone is closed when the Run that created this cause returns. It lets
-	// an interrupt that must outlive its own actor (the second-signal watch)
-	// know how long the shutdown lasts.
-	runDone <-chan struct{}
+	// run is set on the cause that a Run passes to interrupts: an interrupt
+	// that must outlive its own actor (the second-signal watch) learns from
+	// it how long the shutdown lasts and where to report.
+	run *runLife
 }
 
 // Error gives the actor's name and its error.
 func (e *ActorError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("troupe: actor %q", e.Actor)
+	}
 	return fmt.Sprintf("troupe: actor %q: %s", e.Actor, strings.TrimPrefix(e.Err.Error(), "troupe: "))
 }
 
@@ -80,11 +91,19 @@ type TimeoutError struct {
 	// Stragglers are the names of the actors that had not returned, in the
 	// order they were added.
 	Stragglers []string
+	// ShutdownTimeout is the group's deadline, when that is what passed. It
+	// is zero when Run stopped waiting only because the stragglers' own
+	// [Actor.Timeout] had passed.
+	ShutdownTimeout time.Duration
 }
 
-// Error lists the stragglers.
+// Error says which deadline passed and lists the stragglers.
 func (e *TimeoutError) Error() string {
-	return fmt.Sprintf("troupe: shutdown deadline passed; still running: %s", quoteAll(e.Stragglers))
+	deadline := "actor timeout passed"
+	if e.ShutdownTimeout > 0 {
+		deadline = fmt.Sprintf("shutdown deadline of %v passed", e.ShutdownTimeout)
+	}
+	return fmt.Sprintf("troupe: %s; still running: %s", deadline, quoteAll(e.Stragglers))
 }
 
 // Is reports whether target is [ErrShutdownTimeout].
@@ -105,10 +124,13 @@ func (e *configError) Error() string {
 
 func (e *configError) Is(target error) bool { return target == ErrInvalid }
 
-// errGoexit stands in for an actor that called runtime.Goexit (t.FailNow in
-// a test, for one): it neither returned nor panicked, and Run must still
-// hear that it ended.
-var errGoexit = errors.New("troupe: actor called runtime.Goexit")
+// errGoexit and errInterruptGoexit stand in for a function that called
+// runtime.Goexit (t.FailNow in a test, for one): it neither returned nor
+// panicked, and Run must still hear that it ended.
+var (
+	errGoexit          = errors.New("troupe: actor called runtime.Goexit")
+	errInterruptGoexit = errors.New("troupe: interrupt called runtime.Goexit")
+)
 
 func quoteAll(names []string) string {
 	var b strings.Builder

@@ -5,16 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/oklog/run"
 	"github.com/troupe-go/troupe"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/health"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
 // An HTTP server that drains its in-flight requests when the group stops.
@@ -42,31 +40,34 @@ func ExampleHTTPServer() {
 	// Run returned <nil>
 }
 
-// A gRPC server whose health turns NOT_SERVING before it stops gracefully.
+// GRPCServer takes any server with Serve, GracefulStop and Stop, and
+// *grpc.Server is one; with grpc the wiring is
+//
+//	srv := grpc.NewServer()
+//	hs := health.NewServer()
+//	healthpb.RegisterHealthServer(srv, hs)
+//	g.Add(troupe.GRPCServer(srv, ln, troupe.BeforeStop(hs.Shutdown))).Name("grpc")
+//
+// So that this example runs without grpc, a small line server stands in for
+// it, and the BeforeStop hook prints where the health service would turn
+// NOT_SERVING.
 func ExampleGRPCServer() {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	srv := grpc.NewServer()
-	hs := health.NewServer()
-	healthpb.RegisterHealthServer(srv, hs)
+	srv := &lineServer{line: "hello over tcp"}
 
 	var g troupe.Group
-	g.Add(troupe.GRPCServer(srv, ln, troupe.BeforeStop(hs.Shutdown))).Name("grpc")
+	g.Add(troupe.GRPCServer(srv, ln, troupe.BeforeStop(func() {
+		fmt.Println("health: NOT_SERVING")
+	}))).Name("grpc")
 	g.Go(func(ctx context.Context) error {
-		conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-		if err != nil {
-			return err
-		}
-		defer conn.Close()
-		resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
-		if err != nil {
-			return err
-		}
-		fmt.Println("health:", resp.Status)
-		return nil
+		line, err := readLine(ln.Addr().String())
+		fmt.Print(line)
+		return err
 	}).Name("client")
 	fmt.Println("Run returned", g.Run())
 	// Output:
-	// health: SERVING
+	// hello over tcp
+	// health: NOT_SERVING
 	// Run returned <nil>
 }
 
@@ -119,13 +120,139 @@ func ExampleFunc() {
 	// done
 }
 
-// A parent context stops the group with its cause.
+// A parent context stops the group. Its plain cancellation, such as
+// signal.NotifyContext's, is a requested stop, and ExitCode maps it to 0.
 func ExampleContext() {
+	ctx, cancel := context.WithCancel(context.Background())
+	var g troupe.Group
+	g.Add(troupe.Context(ctx)).Name("parent")
+	g.Go(func(ctx context.Context) error { <-ctx.Done(); return nil }).Name("worker")
+	cancel()
+	err := g.Run()
+	fmt.Println(err)
+	fmt.Println(errors.Is(err, troupe.ErrStopRequested), troupe.ExitCode(err))
+	// Output:
+	// troupe: actor "parent": parent context cancelled: context canceled
+	// true 0
+}
+
+// A parent context cancelled with a cause of its own stops the group with
+// that cause, as a failure.
+func ExampleContext_cause() {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	var g troupe.Group
 	g.Add(troupe.Context(ctx)).Name("parent")
 	g.Go(func(ctx context.Context) error { <-ctx.Done(); return nil }).Name("worker")
-	cancel(errors.New("test over"))
+	cancel(errors.New("lease lost"))
+	err := g.Run()
+	fmt.Println(err)
+	fmt.Println(troupe.ExitCode(err))
+	// Output:
+	// troupe: actor "parent": lease lost
+	// 1
+}
+
+// Jitter spreads the runs, the first one included, so that a fleet started
+// together does not call the same backend at the same moment.
+func ExampleJitter() {
+	var g troupe.Group
+	runs := 0
+	g.Add(troupe.Ticker(10*time.Millisecond, func(ctx context.Context) error {
+		runs++
+		fmt.Println("refreshed", runs)
+		if runs == 2 {
+			return errors.New("done")
+		}
+		return nil
+	}, troupe.RunAtStart(), troupe.Jitter(5*time.Millisecond))).Name("refresh")
 	fmt.Println(g.Run())
-	// Output: troupe: actor "parent": test over
+	// Output:
+	// refreshed 1
+	// refreshed 2
+	// troupe: actor "refresh": done
+}
+
+// ContinueOnError logs a run's error and goes on to the next tick, where
+// by default the error would stop the group.
+func ExampleContinueOnError() {
+	logger := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{} // for a stable output
+			}
+			return a
+		},
+	}))
+	var g troupe.Group
+	runs := 0
+	recovered := make(chan struct{})
+	g.Add(troupe.Ticker(time.Millisecond, func(ctx context.Context) error {
+		runs++
+		if runs < 3 {
+			return fmt.Errorf("attempt %d: backend unavailable", runs)
+		}
+		if runs == 3 {
+			close(recovered)
+		}
+		return nil
+	}, troupe.ContinueOnError(logger.With("actor", "report")))).Name("report")
+	g.Go(func(ctx context.Context) error {
+		<-recovered
+		return nil
+	}).Name("until-recovered")
+	g.Run()
+	// Output:
+	// level=ERROR msg="ticker run failed; continuing" actor=report error="attempt 1: backend unavailable"
+	// level=ERROR msg="ticker run failed; continuing" actor=report error="attempt 2: backend unavailable"
+}
+
+// A server whose requests overrun DrainTimeout is cut, and execute's error
+// matches ErrDrainTimeout.
+func ExampleDrainTimeout() {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	entered := make(chan struct{})
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(entered)
+		<-r.Context().Done() // a request that takes as long as it is allowed
+	})}
+
+	var g troupe.Group
+	g.Add(troupe.HTTPServer(srv, troupe.Listener(ln), troupe.DrainTimeout(50*time.Millisecond))).Name("http")
+	go http.Get("http://" + ln.Addr().String() + "/")
+	g.Go(func(ctx context.Context) error { <-entered; return nil }).Name("deploy")
+	err := g.Run()
+	fmt.Println(errors.Is(err, troupe.ErrDrainTimeout))
+	fmt.Println(err)
+	// Output:
+	// true
+	// troupe: actor "http": http drain did not finish within 50ms; requests cut: troupe: drain deadline passed
+}
+
+// TLS serves HTTPS. With certificate files it is TLS("cert.pem",
+// "key.pem"); with empty names the server's TLSConfig supplies the
+// certificate, as here.
+func ExampleTLS() {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	config, client := selfSignedPair()
+	srv := &http.Server{TLSConfig: config, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "hello over %s", map[bool]string{true: "TLS", false: "plain HTTP"}[r.TLS != nil])
+	})}
+
+	var g troupe.Group
+	g.Add(troupe.HTTPServer(srv, troupe.Listener(ln), troupe.TLS("", ""))).Name("https")
+	g.Go(func(ctx context.Context) error {
+		defer client.CloseIdleConnections()
+		resp, err := client.Get("https://" + ln.Addr().String() + "/")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		fmt.Println(string(body))
+		return nil
+	}).Name("client")
+	fmt.Println("Run returned", g.Run())
+	// Output:
+	// hello over TLS
+	// Run returned <nil>
 }

@@ -117,8 +117,18 @@ func ExampleActor_OneShot() {
 	// serving after the migration
 }
 
+// ExitCode is 0 only when every error in the tree is a requested stop,
+// however it was wrapped on its way to main.
 func ExampleExitCode() {
 	signalStop := &troupe.ActorError{Actor: "signals", Err: &troupe.SignalError{Signal: os.Interrupt}}
-	fmt.Println(troupe.ExitCode(nil), troupe.ExitCode(signalStop), troupe.ExitCode(errors.New("boom")))
-	// Output: 0 0 1
+	flushFailed := &troupe.ActorError{Actor: "exporter", Err: errors.New("flush failed")}
+	fmt.Println(troupe.ExitCode(nil))
+	fmt.Println(troupe.ExitCode(signalStop))
+	fmt.Println(troupe.ExitCode(fmt.Errorf("serve: %w", signalStop)))
+	fmt.Println(troupe.ExitCode(fmt.Errorf("serve: %w", errors.Join(signalStop, flushFailed))))
+	// Output:
+	// 0
+	// 0
+	// 0
+	// 1
 }

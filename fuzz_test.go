@@ -21,6 +21,12 @@ func FuzzGroup(f *testing.F) {
 	for seed := range uint64(64) {
 		f.Add(seed)
 	}
+	// Large single stages whose tiny Timeouts settle them while one
+	// interrupt blocks: the interrupt crews this package once had left the
+	// rest uncalled when Run returned (seed 29 above is one too).
+	for _, seed := range []uint64{82, 111, 295, 296, 412, 455, 489} {
+		f.Add(seed)
+	}
 	f.Fuzz(func(t *testing.T, seed uint64) {
 		synctest.Test(t, func(t *testing.T) { checkRandomGroup(t, seed) })
 	})
@@ -45,25 +51,32 @@ type fuzzActor struct {
 	after     []int
 	stage     int
 
-	stop    chan struct{}
-	release chan struct{}
-	running *sync.WaitGroup // every execute and interrupt call, until it ends
-	once    sync.Once
-	err     error // what it returned, or the panic value's error
-	calls   atomic.Int32
+	stop        chan struct{}
+	release     chan struct{}
+	running     *sync.WaitGroup // every execute and interrupt call, until it ends
+	runReturned *atomic.Bool    // set once Run has returned
+	once        sync.Once
+	err         error // what it returned, or the panic value's error
+	calls       atomic.Int32
 
 	mu             sync.Mutex
 	returnedAt     time.Time
 	interruptAt    time.Time
 	interruptEndAt time.Time
 	selfReturned   bool
+	calledLate     bool // the interrupt began after Run had returned
 }
 
 func randomActors(rng *rand.Rand) ([]*fuzzActor, time.Duration) {
 	n := 1 + rng.IntN(7)
 	if rng.IntN(4) == 0 {
-		n = 17 + rng.IntN(24) // past crewStart: one goroutine that must grow
+		n = 17 + rng.IntN(24) // large stages: the old crews began these one at a time
 	}
+	// Sometimes every actor has a tiny Timeout, so that timeouts, rather
+	// than returns, settle the stages: where interrupts were once lost.
+	tinyTimeouts := rng.IntN(5) == 0
+	// Sometimes no stop order, so that all of a large group is one stage.
+	ordered := rng.IntN(3) != 0
 	actors := make([]*fuzzActor, n)
 	selfDelays := rng.Perm(n) // distinct, so the first return is unambiguous
 	anyIgnored := false
@@ -81,11 +94,14 @@ func randomActors(rng *rand.Rand) ([]*fuzzActor, time.Duration) {
 			a.selfStop = time.Duration(selfDelays[i]+1)*7*time.Millisecond + time.Millisecond
 			a.outcome = rng.IntN(3)
 		}
-		if rng.IntN(3) == 0 {
+		switch {
+		case tinyTimeouts:
+			a.timeout = time.Duration(1+rng.IntN(100)) * time.Microsecond
+		case rng.IntN(3) == 0:
 			a.timeout = time.Duration(1+rng.IntN(40)) * time.Millisecond
 		}
 		for j := range i {
-			if rng.IntN(4) == 0 {
+			if ordered && rng.IntN(4) == 0 {
 				a.after = append(a.after, j)
 				a.stage = max(a.stage, actors[j].stage+1)
 			}
@@ -150,6 +166,7 @@ func (a *fuzzActor) interruptFunc(error) {
 	a.calls.Add(1)
 	a.mu.Lock()
 	a.interruptAt = time.Now()
+	a.calledLate = a.runReturned.Load()
 	a.mu.Unlock()
 	if a.interrupt == slow {
 		time.Sleep(a.slowFor)
@@ -167,8 +184,10 @@ func checkRandomGroup(t *testing.T, seed uint64) {
 	actors, shutdownTimeout := randomActors(rng)
 	g := troupe.Group{ShutdownTimeout: shutdownTimeout}
 	var wg sync.WaitGroup
+	var runReturned atomic.Bool
 	for _, a := range actors {
 		a.running = &wg
+		a.runReturned = &runReturned
 		wg.Add(2) // its execute and its single interrupt
 		h := g.Add(a.execute, a.interruptFunc).Name(a.name)
 		for _, j := range a.after {
@@ -184,6 +203,7 @@ func checkRandomGroup(t *testing.T, seed uint64) {
 
 	start := time.Now()
 	err := g.Run()
+	runReturned.Store(true)
 	end := time.Now()
 	t.Logf("seed %d: %d actors, ShutdownTimeout %v, Run took %v: %v", seed, len(actors), shutdownTimeout, end.Sub(start), err)
 
@@ -200,9 +220,16 @@ func checkRandomGroup(t *testing.T, seed uint64) {
 		t.Errorf("Run returned %v after the shutdown began, past ShutdownTimeout %v", end.Sub(shutdownAt), shutdownTimeout)
 	}
 	named := stragglersIn(err)
+	groupDeadlinePassed := shutdownTimeout > 0 && !end.Before(shutdownAt.Add(shutdownTimeout))
 	for _, a := range actors {
 		if want, have := int32(1), a.calls.Load(); want != have {
 			t.Errorf("%s: interrupt calls: want %d, have %d", a.name, want, have)
+		}
+		// Only at the group's deadline may Run return before calling an
+		// interrupt; otherwise it waited for each, or for its own Timeout,
+		// which counts from the call.
+		if a.calledLate && !groupDeadlinePassed {
+			t.Errorf("%s: interrupt called after Run returned, though the group's deadline did not pass", a.name)
 		}
 		// An interrupt that Run only called as it gave up at the deadline is
 		// not waited for, and does not make a returned actor a straggler.

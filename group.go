@@ -3,6 +3,7 @@ package troupe
 import (
 	"context"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 )
@@ -37,6 +38,17 @@ type Group struct {
 	// terminationGracePeriodSeconds, systemd's TimeoutStopSec).
 	ShutdownTimeout time.Duration
 
+	// OnSecondSignal, when set, is called instead of exiting when a
+	// [Signals] actor receives a second signal during the shutdown. By
+	// default troupe logs the signal (to Logger, or else to stderr) and
+	// exits at once with status, 128+n for signal n, because a second
+	// Ctrl-C or SIGTERM means "stop now". The function may say its last
+	// words (flush logs, say) and call os.Exit itself, or return to ignore
+	// the signal: the shutdown then goes on, and a further signal calls it
+	// again. It runs on the signal watch's goroutine, which Run waits for,
+	// so it must return or exit.
+	OnSecondSignal func(sig os.Signal, status int)
+
 	mu      sync.Mutex // guards actors and started; sync.Mutex also makes vet flag copies
 	actors  []*Actor
 	spare   []Actor // where the next actors will live
@@ -47,12 +59,14 @@ type Group struct {
 // return. The signature is oklog/run's, so code written for run.Group moves
 // over by changing the type.
 //
-// Every interrupt is called exactly once, concurrently with the others of
-// its stage, with the shutdown's cause: an [*ActorError] that names the
-// actor that returned first. It may be called after execute has returned,
-// or (when Run gave up at a deadline) before execute has started. Run waits
-// for interrupts to return as well as executes, so an interrupt that blocks
-// holds Run until it returns or a deadline passes.
+// Every interrupt is called exactly once, on a goroutine of its own,
+// concurrently with the others of its stage, with the shutdown's cause: an
+// [*ActorError] that names the actor that returned first. It may be called
+// after execute has returned, before execute has begun, or for an execute
+// that will never run (when Run refused the group with [ErrInvalid]), so it
+// must not wait for execute. Run waits for interrupts to return as well as
+// executes, so an interrupt that blocks holds Run until it returns or a
+// deadline passes.
 //
 // Add panics once Run has started. A nil execute or interrupt makes Run
 // return [ErrInvalid].
@@ -103,15 +117,17 @@ func (g *Group) Go(fn func(ctx context.Context) error) *Actor {
 // Run returns nil when the cause was a clean return. Otherwise it returns
 // the cause first, joined with every other actor's failure and, if a
 // deadline passed, a [TimeoutError]; each actor's error is an
-// [*ActorError]. An interrupted actor's echo of its interruption
-// (context.Canceled, [net/http.ErrServerClosed], or the cause itself) is not a
-// failure. A signal stop returns the [*SignalError]; [ExitCode] maps it to 0.
+// [*ActorError]. An interrupted actor's echo of its interruption is not a
+// failure; the package documentation lists the echoes. A signal stop
+// returns the [*SignalError]; [ExitCode] maps it to 0.
 //
 // A panic in an actor or an interrupt becomes a [*PanicError] and the rest
 // of the group shuts down gracefully.
 //
-// A misconfigured group returns [ErrInvalid] and starts nothing. A second
-// Run returns [ErrAlreadyRun].
+// A misconfigured group returns [ErrInvalid] and calls no execute; it
+// still calls every interrupt once, so that pairs release what they took
+// when they were made (a signal registration, a listener). A second Run
+// returns [ErrAlreadyRun].
 func (g *Group) Run() error {
 	g.mu.Lock()
 	if g.started {
@@ -123,8 +139,11 @@ func (g *Group) Run() error {
 	g.mu.Unlock()
 
 	stages, err := plan(actors, g.ShutdownTimeout)
-	if err != nil || len(actors) == 0 {
-		return err
+	if err != nil {
+		return refuse(actors, err, g.ShutdownTimeout)
+	}
+	if len(actors) == 0 {
+		return nil
 	}
 	return newRunner(g, actors, stages).run()
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime"
 	"slices"
@@ -372,7 +373,7 @@ func TestShutdownTimeoutReturnsOnTimeAndNamesExactlyTheStragglers(t *testing.T) 
 		if want := []string{"stuck-1", "stuck-2"}; !slices.Equal(want, te.Stragglers) {
 			t.Errorf("stragglers: want %v, have %v", want, te.Stragglers)
 		}
-		if want := `troupe: shutdown deadline passed; still running: "stuck-1", "stuck-2"`; err.Error() != want {
+		if want := `troupe: shutdown deadline of 10s passed; still running: "stuck-1", "stuck-2"`; err.Error() != want {
 			t.Errorf("message: want %q, have %q", want, err.Error())
 		}
 		close(s1.letGo)
@@ -640,10 +641,9 @@ func TestWithoutALoggerNothingIsLogged(t *testing.T) {
 	}
 }
 
-// Past 16 interrupts a crew starts with one goroutine and grows while they
-// block. A deadline that passes before it has grown must still see every
-// interrupt called, each exactly once.
-func TestAtTheDeadlineEveryUnclaimedInterruptIsStillCalled(t *testing.T) {
+// A deadline that passes while many interrupts block must still see every
+// interrupt called, each exactly once, and every blocked actor named.
+func TestAtTheDeadlineEveryBlockedInterruptIsCalledOnceAndNamed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const n = 40
 		g := troupe.Group{ShutdownTimeout: 150 * time.Microsecond}
@@ -673,5 +673,238 @@ func TestAtTheDeadlineEveryUnclaimedInterruptIsStillCalled(t *testing.T) {
 				t.Errorf("actor %d: interrupt calls: want %d, have %d", i, want, have)
 			}
 		}
+	})
+}
+
+// Past 16 interrupts in a stage, the old crews claimed them one goroutine at
+// a time; actors whose own Timeout passed before their interrupt was claimed
+// settled the stage, and Run returned with those interrupts never called.
+// Every interrupt is called on every exit path.
+func TestEveryInterruptIsCalledWhenActorTimeoutsSettleTheStage(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const n = 20
+		var g troupe.Group
+		hang := make(chan struct{})
+		var calls [n]atomic.Int32
+		stops := make([]chan struct{}, n)
+		var executes sync.WaitGroup
+		for i := range n {
+			stops[i] = make(chan struct{})
+			executes.Add(1)
+			g.Add(func() error { defer executes.Done(); <-stops[i]; return nil }, func(error) {
+				calls[i].Add(1)
+				if i == 0 {
+					<-hang // the first interrupt hangs
+				}
+			}).Timeout(50 * time.Microsecond)
+		}
+		g.Add(returnsNow(nil)).Timeout(50 * time.Microsecond)
+		err := g.Run()
+		var te *troupe.TimeoutError
+		if !errors.As(err, &te) {
+			t.Fatalf("Run() = %v, want a TimeoutError", err)
+		}
+		synctest.Wait() // every goroutine that could still call one is blocked
+		for i := range n {
+			if want, have := int32(1), calls[i].Load(); want != have {
+				t.Errorf("actor %d: interrupt calls when Run returned: want %d, have %d", i, want, have)
+			}
+		}
+		close(hang)
+		for i := range n {
+			close(stops[i])
+		}
+		executes.Wait()
+	})
+}
+
+// An actor's Timeout counts from the moment its interrupt is called, not
+// from when the shutdown decided to call it.
+func TestAnActorsTimeoutCountsFromItsInterruptCall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const timeout = time.Second
+		var g troupe.Group
+		var names []string
+		release := make(chan struct{})
+		// Enough quick actors, and one slow interrupt first, that a pool of
+		// interrupt goroutines would call the stubborn one late.
+		slow := newProbe(nil)
+		g.Add(slow.execute, func(cause error) { time.Sleep(500 * time.Millisecond); slow.interrupt(cause) }).Name("slow")
+		names = append(names, "slow")
+		for i := range 18 {
+			p := newProbe(nil)
+			name := fmt.Sprintf("quick-%d", i)
+			g.Add(p.execute, p.interrupt).Name(name)
+			names = append(names, name)
+		}
+		var calledAt atomic.Int64
+		g.Add(func() error { <-release; return nil }, func(error) {
+			calledAt.Store(time.Now().UnixNano())
+		}).Name("stubborn").Timeout(timeout)
+		names = append(names, "stubborn")
+		var nextAt atomic.Int64
+		next := newProbe(nil)
+		g.Add(next.execute, func(cause error) {
+			nextAt.Store(time.Now().UnixNano())
+			next.interrupt(cause)
+		}).Name("next").StopAfter(names...)
+		g.Add(returnsNow(nil)).Name("trigger")
+
+		g.Run()
+		close(release)
+		if want, have := timeout, time.Duration(nextAt.Load()-calledAt.Load()); want != have {
+			t.Errorf("the next stage began %v after the stubborn interrupt was called, want its Timeout %v", have, want)
+		}
+	})
+}
+
+func TestGoexitInAnInterruptIsReportedNotLost(t *testing.T) {
+	var g troupe.Group
+	p := newProbe(nil)
+	g.Add(p.execute, func(cause error) { p.interrupt(cause); runtime.Goexit() }).Name("quitter")
+	g.Add(returnsNow(nil)).Name("trigger")
+	err := g.Run()
+	if err == nil || !strings.Contains(err.Error(), `actor "quitter": interrupt called runtime.Goexit`) {
+		t.Fatalf("Run() = %v, want an error saying quitter's interrupt called Goexit", err)
+	}
+}
+
+// An explicit name equal to an unnamed actor's default would make two
+// actors answer to one name in logs and errors.
+func TestANameThatIsAnotherActorsDefaultIsRefused(t *testing.T) {
+	var g troupe.Group
+	g.Add(newProbe(nil).pair()).Name("actor-2")
+	g.Add(newProbe(nil).pair()) // actor-2 by default
+	g.Add(returnsNow(nil))
+	err := g.Run()
+	if !errors.Is(err, troupe.ErrInvalid) || !strings.Contains(err.Error(), `actor "actor-2": name is the default name of the unnamed actor 2`) {
+		t.Fatalf("Run() = %v, want ErrInvalid saying actor-2 is taken", err)
+	}
+}
+
+func TestAnActorTimeoutStragglerIsNotCalledAShutdownDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var g troupe.Group // no ShutdownTimeout
+		stuck := newStubborn()
+		g.Add(stuck.execute, stuck.interrupt).Name("stuck").Timeout(time.Second)
+		g.Add(returnsNow(nil)).Name("trigger")
+		err := g.Run()
+		close(stuck.letGo)
+		if want := `troupe: actor timeout passed; still running: "stuck"`; err == nil || err.Error() != want {
+			t.Fatalf("Run() = %v, want %q", err, want)
+		}
+		if !errors.Is(err, troupe.ErrShutdownTimeout) {
+			t.Error("an actor timeout's straggler does not match ErrShutdownTimeout")
+		}
+	})
+}
+
+func TestActorErrorWithoutAnErrorDoesNotPanic(t *testing.T) {
+	if want, have := `troupe: actor "x"`, (&troupe.ActorError{Actor: "x"}).Error(); want != have {
+		t.Errorf("message: want %q, have %q", want, have)
+	}
+}
+
+// An Add actor's error that wraps context.Canceled is not an echo: the
+// group cancelled no context of the actor's, and "flush: context canceled"
+// means the flush did not happen.
+func TestAWrappedContextCanceledFromAnAddActorIsAFailure(t *testing.T) {
+	var g troupe.Group
+	flush := fmt.Errorf("flush: %w", context.Canceled)
+	g.Add(newProbe(flush).pair()).Name("exporter")
+	g.Add(returnsNow(nil)).Name("trigger")
+	if err := g.Run(); !errors.Is(err, flush) {
+		t.Fatalf("Run() = %v, want the flush error", err)
+	}
+}
+
+// The listener recipe from oklog/run's README: Serve on ln, and close ln to
+// stop. Serve's "use of closed network connection" is the echo of that
+// interrupt, so a program moved over from run.Group still stops cleanly.
+func TestOklogRunsListenerRecipeStopsCleanly(t *testing.T) {
+	ln := listen(t)
+	srv := &http.Server{}
+	var g troupe.Group
+	g.Add(func() error { return srv.Serve(ln) }, func(error) { ln.Close() }).Name("http")
+	fire, ran := runUntilFired(&g, nil)
+	untilServing(t, ln.Addr().String())
+	close(fire)
+	if err := <-ran; err != nil {
+		t.Fatalf("Run() = %v, want nil", err)
+	}
+}
+
+// A listener closed by someone else while nobody asked the actor to stop is
+// a failure, not an echo.
+func TestNetErrClosedBeforeAnyInterruptIsAFailure(t *testing.T) {
+	var g troupe.Group
+	g.Add(newProbe(nil).pair()).Name("other")
+	g.Add(returnsNow(fmt.Errorf("accept: %w", net.ErrClosed))).Name("http")
+	if err := g.Run(); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Run() = %v, want net.ErrClosed", err)
+	}
+}
+
+// Run refuses a misconfigured group before any execute, but the contract
+// still holds: every interrupt is called once, so that pairs release what
+// they took when they were made.
+func TestARefusedGroupCallsEveryInterruptOnceAndNoExecute(t *testing.T) {
+	var g troupe.Group
+	var executes atomic.Int32
+	var interrupts [2]atomic.Int32
+	var causes [2]error
+	for i := range interrupts {
+		g.Add(func() error { executes.Add(1); return nil }, func(cause error) {
+			interrupts[i].Add(1)
+			causes[i] = cause
+		})
+	}
+	g.Add(nil, nil).Name("broken")
+	err := g.Run()
+	if !errors.Is(err, troupe.ErrInvalid) {
+		t.Fatalf("Run() = %v, want ErrInvalid", err)
+	}
+	if executes.Load() != 0 {
+		t.Errorf("%d executes called", executes.Load())
+	}
+	for i := range interrupts {
+		if want, have := int32(1), interrupts[i].Load(); want != have {
+			t.Errorf("actor %d: interrupt calls: want %d, have %d", i, want, have)
+		}
+		if !errors.Is(causes[i], troupe.ErrInvalid) {
+			t.Errorf("actor %d: cause %v, want the refusal", i, causes[i])
+		}
+	}
+}
+
+func TestARefusedGroupReportsAnInterruptThatPanics(t *testing.T) {
+	var g troupe.Group
+	g.Add(func() error { return nil }, func(error) { panic("interrupt broke") }).Name("fragile")
+	g.Add(nil, nil)
+	err := g.Run()
+	var pe *troupe.PanicError
+	if !errors.Is(err, troupe.ErrInvalid) || !errors.As(err, &pe) || pe.Value != "interrupt broke" {
+		t.Fatalf("Run() = %v, want ErrInvalid joined with the panic", err)
+	}
+}
+
+// An interrupt that waits for its execute would wait forever in a refused
+// group; ShutdownTimeout bounds that wait, as it does a shutdown's.
+func TestARefusedGroupWaitsForInterruptsOnlyUntilTheShutdownTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := troupe.Group{ShutdownTimeout: time.Second}
+		executed := make(chan struct{})
+		g.Add(func() error { close(executed); return nil }, func(error) { <-executed }).Name("waits")
+		g.Add(nil, nil)
+		start := time.Now()
+		err := g.Run()
+		var te *troupe.TimeoutError
+		if !errors.Is(err, troupe.ErrInvalid) || !errors.As(err, &te) || !slices.Equal(te.Stragglers, []string{"waits"}) {
+			t.Fatalf("Run() = %v, want ErrInvalid and waits named", err)
+		}
+		if want, have := time.Second, time.Since(start); want != have {
+			t.Errorf("Run took %v, want %v", have, want)
+		}
+		close(executed)
 	})
 }

@@ -1,6 +1,7 @@
 package troupe
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -16,75 +17,119 @@ type GracefulServer interface {
 }
 
 // GRPCServer returns an actor that serves srv on ln and stops it gracefully
-// when interrupted.
+// when interrupted. It panics if srv or ln is nil.
 //
 // The interrupt runs the [BeforeStop] hook (to mark health NOT_SERVING),
 // then calls GracefulStop, which waits for every RPC to finish. Because one
 // stream that never ends holds GracefulStop forever, Stop is called when
 // [DrainTimeout] passes, and execute then returns an error matching
-// [ErrDrainTimeout]. Execute returns only after both have returned. The
-// interrupt itself returns at once, so servers stop in parallel even in a
-// plain run.Group. An interrupt before Serve is safe: Serve then closes ln
-// and returns. [Listener] is ignored here.
+// [ErrDrainTimeout]. The interrupt itself returns at once, so servers stop
+// in parallel even in a plain run.Group.
+//
+// Execute returns only once the server has stopped, whoever stopped it: if
+// Serve returns on its own (it failed, or other code stopped the server),
+// execute stops the server gracefully itself before returning. An
+// interrupt before execute begins is safe: it stops the server and closes
+// ln, and execute then returns nil. [Listener] is ignored here.
 func GRPCServer(srv GracefulServer, ln net.Listener, opts ...ServerOption) (execute func() error, interrupt func(error)) {
-	if srv == nil || ln == nil {
-		return nil, nil
+	if isNil(srv) {
+		panic("troupe: GRPCServer: nil server")
 	}
-	s := &grpcActor{srv: srv, ln: ln, opts: buildServerOptions(opts), stopping: make(chan struct{}), stopped: make(chan struct{})}
+	if isNil(ln) {
+		panic("troupe: GRPCServer: nil listener")
+	}
+	s := &grpcActor{srv: srv, ln: ln, opts: buildServerOptions(opts), stopped: make(chan struct{})}
 	return s.execute, s.interrupt
 }
 
 type grpcActor struct {
-	srv      GracefulServer
-	ln       net.Listener
-	opts     serverOptions
-	once     sync.Once
-	stopping chan struct{}
-	stopped  chan struct{}
-	stopErr  error // set before stopped is closed
+	srv     GracefulServer
+	ln      net.Listener
+	opts    serverOptions
+	stopped chan struct{} // closed when the stop has finished
+	stopErr error         // set before stopped is closed
+
+	mu       sync.Mutex
+	phase    serverPhase
+	stopping bool
 }
 
 func (s *grpcActor) execute() error {
+	s.mu.Lock()
+	if s.phase == stoppedEarly {
+		s.mu.Unlock()
+		return nil
+	}
+	s.phase = serving
+	s.mu.Unlock()
+
 	err := s.srv.Serve(s.ln)
-	select {
-	case <-s.stopping:
+	s.mu.Lock()
+	asked := s.stopping
+	s.mu.Unlock()
+	stopErr := s.awaitStop()
+	if asked || err == nil {
 		// Serve's error after a stop (grpc.ErrServerStopped when the stop
-		// came first) is only an echo of it.
-		<-s.stopped
-		return s.stopErr
-	default:
+		// came before Serve) is only an echo of it.
+		return stopErr
 	}
-	if err != nil {
-		return fmt.Errorf("troupe: grpc server on %s: %w", s.ln.Addr(), err)
-	}
-	return nil
+	return errors.Join(fmt.Errorf("troupe: grpc server on %s: %w", s.ln.Addr(), err), stopErr)
 }
 
 func (s *grpcActor) interrupt(error) {
-	s.once.Do(func() {
-		close(s.stopping)
-		go s.stop()
-	})
+	s.mu.Lock()
+	switch s.phase {
+	case notStarted:
+		s.phase = stoppedEarly
+		s.mu.Unlock()
+		s.srv.Stop()
+		s.ln.Close()
+		return
+	case serving:
+		begin := !s.stopping
+		s.stopping = true
+		s.mu.Unlock()
+		if begin {
+			go s.stop()
+		}
+		return
+	}
+	s.mu.Unlock()
+}
+
+// awaitStop waits for the stop that the interrupt began, or stops the
+// server now if nothing began one, so that no RPC of this server is still
+// running when execute returns.
+func (s *grpcActor) awaitStop() error {
+	s.mu.Lock()
+	begin := !s.stopping
+	s.stopping = true
+	s.mu.Unlock()
+	if begin {
+		s.stop()
+	}
+	<-s.stopped
+	return s.stopErr
 }
 
 func (s *grpcActor) stop() {
 	defer close(s.stopped)
-	if s.opts.beforeStop != nil {
-		s.opts.beforeStop()
-	}
+	timer := time.NewTimer(s.opts.drainTimeout)
+	defer timer.Stop()
+	hookErr := s.opts.runBeforeStop("grpc")
 	graceful := make(chan struct{})
 	go func() {
 		defer close(graceful)
 		s.srv.GracefulStop()
 	}()
-	timer := time.NewTimer(s.opts.drainTimeout)
-	defer timer.Stop()
 	select {
 	case <-graceful:
+		s.stopErr = hookErr
 		return
 	case <-timer.C:
 	}
 	s.srv.Stop()
 	<-graceful // Stop ends GracefulStop too; wait so nothing is left running.
-	s.stopErr = fmt.Errorf("troupe: grpc graceful stop did not finish within %v; server stopped: %w", s.opts.drainTimeout, ErrDrainTimeout)
+	s.stopErr = errors.Join(hookErr,
+		fmt.Errorf("troupe: grpc graceful stop did not finish within %v; server stopped: %w", s.opts.drainTimeout, ErrDrainTimeout))
 }

@@ -2,18 +2,15 @@ package troupe_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
+	"io/fs"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -231,6 +228,7 @@ func TestHTTPDrainDeadlineCancelsRequestsThenCloses(t *testing.T) {
 		close(entered)
 		<-r.Context().Done() // a handler that only stops when cancelled
 		causes <- context.Cause(r.Context())
+		io.WriteString(w, "too late") // a cut request gets no response, even this
 	})}
 	ln := listen(t)
 	g := troupe.Group{ShutdownTimeout: time.Minute}
@@ -357,28 +355,11 @@ func TestHTTPKeepsTheCallersBaseContext(t *testing.T) {
 
 func selfSigned(t *testing.T) tls.Certificate {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	cert, err := newSelfSignedCert()
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "127.0.0.1"},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
+	return cert
 }
 
 func TestHTTPServerShutDownByOthersReturnsNil(t *testing.T) {
@@ -419,4 +400,200 @@ func untilServing(t *testing.T, addr string) {
 		}
 		return err == nil
 	})
+}
+
+// The contract at the drain deadline: a cut request gets no response, even
+// when its handler writes one as soon as its context is cancelled, and the
+// handler sees the shutdown's cause, also through a BaseContext of the
+// caller's. Repeated, because both were races.
+func TestHTTPDrainDeadlineCutsRequestsExactly(t *testing.T) {
+	for i := range 20 {
+		type key struct{}
+		entered := make(chan struct{})
+		causes := make(chan error, 1)
+		srv := &http.Server{
+			BaseContext: func(net.Listener) context.Context { return context.WithValue(context.Background(), key{}, i) },
+			Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				close(entered)
+				<-r.Context().Done()
+				causes <- context.Cause(r.Context())
+				io.WriteString(w, "too late")
+			}),
+		}
+		ln := listen(t)
+		var g troupe.Group
+		g.Add(troupe.HTTPServer(srv, troupe.Listener(ln), troupe.DrainTimeout(5*time.Millisecond))).Name("http")
+		boom := errors.New("boom")
+		fire, ran := runUntilFired(&g, boom)
+		client := newClient()
+		got := make(chan error, 1)
+		go func() {
+			resp, err := client.Get("http://" + ln.Addr().String() + "/")
+			if err == nil {
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				err = fmt.Errorf("got %d %q", resp.StatusCode, body)
+			} else {
+				err = nil
+			}
+			got <- err
+		}()
+		<-entered
+		close(fire)
+		if err := <-ran; !errors.Is(err, troupe.ErrDrainTimeout) {
+			t.Fatalf("run %d: Run() = %v, want the drain timeout", i, err)
+		}
+		if cause := <-causes; !errors.Is(cause, boom) {
+			t.Errorf("run %d: the handler's context was cancelled with %v, want the shutdown's cause", i, cause)
+		}
+		if err := <-got; err != nil {
+			t.Errorf("run %d: a cut request got a response: %v", i, err)
+		}
+		client.CloseIdleConnections()
+	}
+}
+
+// An admin endpoint may call srv.Shutdown itself. Serve then returns at
+// once, but execute must still wait for the requests in flight: nothing of
+// the server may run after Run has returned.
+func TestHTTPServerShutDownByOthersStillDrainsBeforeExecuteReturns(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(entered)
+		<-release
+		io.WriteString(w, "done")
+	})}
+	ln := listen(t)
+	addr := ln.Addr().String()
+	execute, interrupt := troupe.HTTPServer(srv, troupe.Listener(ln))
+	executed := make(chan error, 1)
+	go func() { executed <- execute() }()
+
+	client := newClient()
+	defer client.CloseIdleConnections()
+	got := make(chan string, 1)
+	go func() {
+		resp, err := client.Get("http://" + addr + "/")
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		got <- string(body)
+	}()
+	<-entered
+	shutdown := make(chan error, 1)
+	go func() { shutdown <- srv.Shutdown(context.Background()) }()
+	untilRefused(t, addr)
+	select {
+	case err := <-executed:
+		t.Fatalf("execute() = %v while a request was still in flight", err)
+	default:
+	}
+	close(release)
+	if body := <-got; body != "done" {
+		t.Errorf("the in-flight request got %q, want done", body)
+	}
+	if err := <-executed; err != nil {
+		t.Errorf("execute() = %v, want nil", err)
+	}
+	if err := <-shutdown; err != nil {
+		t.Errorf("the admin's Shutdown = %v", err)
+	}
+	interrupt(nil) // the group's interrupt still comes, later; it must be harmless
+}
+
+func TestHTTPTLSWithACertificateThatCannotBeLoadedClosesTheListener(t *testing.T) {
+	ln := listen(t)
+	execute, _ := troupe.HTTPServer(&http.Server{}, troupe.Listener(ln), troupe.TLS("no-such-cert.pem", "no-such-key.pem"))
+	if err := execute(); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("execute() = %v, want the missing certificate", err)
+	}
+	if c, err := net.Dial("tcp", ln.Addr().String()); err == nil {
+		c.Close()
+		t.Error("the listener is still open")
+	}
+}
+
+// closeFails is a listener whose Close fails.
+type closeFails struct{ net.Listener }
+
+var errCloseFailed = errors.New("close failed")
+
+func (l closeFails) Close() error { l.Listener.Close(); return errCloseFailed }
+
+func TestHTTPListenerCloseErrorAfterAnInTimeDrainIsItselfNotATimeout(t *testing.T) {
+	ln := listen(t)
+	var g troupe.Group
+	g.Add(troupe.HTTPServer(&http.Server{}, troupe.Listener(closeFails{ln}))).Name("http")
+	fire, ran := runUntilFired(&g, nil)
+	untilServing(t, ln.Addr().String())
+	close(fire)
+	err := <-ran
+	if !errors.Is(err, errCloseFailed) || errors.Is(err, troupe.ErrDrainTimeout) {
+		t.Fatalf("Run() = %v, want the close error and no drain timeout", err)
+	}
+	if names := actorNames(err); !slices.Equal(names, []string{"http"}) {
+		t.Errorf("named actors %v, want [http]", names)
+	}
+}
+
+// A panic in the BeforeStop hook runs in the adapter's own goroutine; it
+// becomes the actor's error, and the drain still goes on.
+func TestHTTPBeforeStopPanicIsAnErrorAndTheDrainGoesOn(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(entered)
+		<-release
+		io.WriteString(w, "done")
+	})}
+	ln := listen(t)
+	var g troupe.Group
+	g.Add(troupe.HTTPServer(srv, troupe.Listener(ln), troupe.BeforeStop(func() { panic("hook broke") }))).Name("http")
+	fire, ran := runUntilFired(&g, nil)
+	client := newClient()
+	defer client.CloseIdleConnections()
+	got := make(chan string, 1)
+	go func() {
+		resp, err := client.Get("http://" + ln.Addr().String() + "/")
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		got <- string(body)
+	}()
+	<-entered
+	close(fire)
+	untilRefused(t, ln.Addr().String())
+	close(release)
+	if body := <-got; body != "done" {
+		t.Errorf("the in-flight request got %q, want done", body)
+	}
+	err := <-ran
+	var pe *troupe.PanicError
+	if !errors.As(err, &pe) || pe.Value != "hook broke" {
+		t.Fatalf("Run() = %v, want the hook's panic", err)
+	}
+	if names := actorNames(err); !slices.Equal(names, []string{"http"}) {
+		t.Errorf("named actors %v, want [http]", names)
+	}
+}
+
+// A Listener given to a group that Run refuses is closed: nothing serves
+// on it, and nothing holds it.
+func TestHTTPListenerIsClosedWhenRunRefusesTheGroup(t *testing.T) {
+	ln := listen(t)
+	var g troupe.Group
+	g.Add(troupe.HTTPServer(&http.Server{}, troupe.Listener(ln))).Name("http")
+	g.Add(nil, nil)
+	if err := g.Run(); !errors.Is(err, troupe.ErrInvalid) {
+		t.Fatalf("Run() = %v, want ErrInvalid", err)
+	}
+	if c, err := net.Dial("tcp", ln.Addr().String()); err == nil {
+		c.Close()
+		t.Error("the listener is still open")
+	}
 }

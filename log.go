@@ -38,7 +38,7 @@ func (lg logger) returned(a *Actor, err error, failure bool) {
 	if err != nil {
 		attrs = append(attrs, slog.Any("error", err))
 		// A signal that stops the group is a request, not a failure.
-		if failure && !errors.Is(err, ErrSignal) {
+		if failure && !errors.Is(err, ErrStopRequested) {
 			level = slog.LevelError
 		}
 	}
@@ -61,8 +61,8 @@ func (lg logger) actorDeadline(a *Actor) {
 		slog.String("actor", a.displayName()), slog.Duration("timeout", a.timeout))
 }
 
-func (lg logger) interruptPanicked(err *ActorError) {
-	lg.emit(slog.LevelError, "interrupt panicked", slog.String("actor", err.Actor), slog.Any("error", err.Err))
+func (lg logger) interruptFailed(err *ActorError) {
+	lg.emit(slog.LevelError, "interrupt failed", slog.String("actor", err.Actor), slog.Any("error", err.Err))
 }
 
 func (lg logger) stopped(elapsed time.Duration, stragglers []string) {

@@ -3,6 +3,7 @@ package troupe
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"sync"
@@ -14,13 +15,12 @@ import (
 // deadline, so Run keeps its own few lines around one event channel.
 type runner struct {
 	log     logger
+	life    *runLife
 	timeout time.Duration
 	actors  []*Actor
 	stages  [][]*Actor
 	pending []int      // per stage, the actors not yet done
 	events  chan event // buffered so that no sender ever blocks
-	done    chan struct{}
-	crews   crews
 
 	// The usual group has one stage; these hold it without allocating.
 	oneStage   [1][]*Actor
@@ -30,8 +30,9 @@ type runner struct {
 	failed  []error
 	running int
 
-	mu         sync.Mutex // guards lateErrors, written by interrupt goroutines
-	lateErrors []error
+	mu         sync.Mutex // guards lateErrors, over and the actors' timers
+	lateErrors []error    // failures of interrupts, which run on their own goroutines
+	over       bool       // Run has stopped waiting: no more actor timers
 	shutdownAt time.Time
 }
 
@@ -44,6 +45,9 @@ const (
 	timeoutExpired                          // the actor's own Timeout passed
 )
 
+// event is what an actor's goroutines tell Run. Each actor sends at most
+// one of each kind but returnedAfterInterrupt, which stands for two, so a
+// buffer of two per actor, and one more per Timeout, never blocks a sender.
 type event struct {
 	actor *Actor
 	kind  eventKind
@@ -51,7 +55,7 @@ type event struct {
 }
 
 func newRunner(g *Group, actors []*Actor, stages [][]*Actor) *runner {
-	size := 2 * len(actors) // at most a return and an interrupt's end each
+	size := 2 * len(actors)
 	for _, a := range actors {
 		if a.timeout > 0 {
 			size++
@@ -59,11 +63,11 @@ func newRunner(g *Group, actors []*Actor, stages [][]*Actor) *runner {
 	}
 	r := &runner{
 		log:     logger{g.Logger},
+		life:    &runLife{logger: g.Logger, onSecondSignal: g.OnSecondSignal},
 		timeout: g.ShutdownTimeout,
 		actors:  actors,
 		stages:  stages,
 		events:  make(chan event, size),
-		done:    make(chan struct{}),
 	}
 	if stages == nil {
 		r.oneStage[0] = actors
@@ -79,7 +83,6 @@ func newRunner(g *Group, actors []*Actor, stages [][]*Actor) *runner {
 }
 
 func (r *runner) run() error {
-	defer close(r.done)
 	logging := r.log.l != nil
 	for _, a := range r.actors {
 		if logging {
@@ -90,7 +93,9 @@ func (r *runner) run() error {
 	}
 	r.running = len(r.actors)
 	r.awaitCause()
-	return r.shutdown()
+	err := r.shutdown()
+	r.life.end()
+	return err
 }
 
 func (r *runner) execute(a *Actor) {
@@ -119,10 +124,10 @@ func (r *runner) awaitCause() {
 		failure := r.record(ev)
 		switch {
 		case failure != nil:
-			failure.runDone = r.done
+			failure.run = r.life
 			r.cause = failure
 		case !ev.actor.oneShot || r.running == 0:
-			r.cause = &ActorError{Actor: ev.actor.displayName(), Err: ErrReturned, runDone: r.done}
+			r.cause = &ActorError{Actor: ev.actor.displayName(), Err: ErrReturned, run: r.life}
 		}
 	}
 	r.shutdownAt = time.Now()
@@ -138,7 +143,6 @@ func (r *runner) shutdown() error {
 		defer t.Stop()
 		deadline = t.C
 	}
-	defer r.crews.stop()
 	stage := 0
 	r.interruptAll(r.stages[stage])
 	for {
@@ -153,7 +157,7 @@ func (r *runner) shutdown() error {
 			break
 		}
 		// Events come in bursts; taking a queued one alone is much cheaper
-		// than a select that also locks the timers.
+		// than a select that also locks the timer.
 		select {
 		case ev := <-r.events:
 			r.record(ev)
@@ -163,42 +167,35 @@ func (r *runner) shutdown() error {
 		select {
 		case ev := <-r.events:
 			r.record(ev)
-		case <-r.crews.check():
-			r.crews.grow(r)
 		case <-deadline:
 			r.drainEvents()
 			stragglers := r.stragglers()
 			// Every interrupt is called once even now, so that no actor is
 			// left running unasked; Run does not wait for these.
-			r.crews.abandon(r)
-			for _, a := range r.actors {
-				if !a.interrupted {
-					a.interrupted = true
-					go r.callInterrupt(a)
-				}
+			for _, s := range r.stages[stage+1:] {
+				r.interruptAll(s)
 			}
-			return r.finish(stragglers)
+			return r.finish(stragglers, r.timeout)
 		}
 	}
 	r.drainEvents()
-	return r.finish(r.stragglers())
+	return r.finish(r.stragglers(), 0)
 }
 
-// interruptAll hands a stage's interrupts to a crew of goroutines that
-// grows while interrupts wait, because one interrupt that blocks (a
-// Shutdown waiting for requests) must not delay the others: oklog/run calls
-// them in turn, and N slow ones take N times as long.
+// interruptAll calls a stage's interrupts, each on a goroutine of its own,
+// because one interrupt that blocks (a Shutdown waiting for requests) must
+// not delay the others: oklog/run calls them in turn, and N slow ones take
+// N times as long. A goroutine each, rather than a pool, also means that
+// every interrupt has begun, or is about to, the moment its stage comes:
+// none waits for a free worker while deadlines run.
 func (r *runner) interruptAll(actors []*Actor) {
 	for _, a := range actors {
 		a.interrupted = true
-		if a.timeout > 0 {
-			a.timer = time.AfterFunc(a.timeout, func() { r.events <- event{a, timeoutExpired, nil} })
-		}
+		go r.interrupt(a)
 	}
-	r.crews.start(actors, r)
 }
 
-func (r *runner) callInterrupt(a *Actor) {
+func (r *runner) interrupt(a *Actor) {
 	defer func() {
 		// An interrupt that ends before its execute returns is reported with
 		// that return: one event instead of two, in the usual case.
@@ -206,17 +203,44 @@ func (r *runner) callInterrupt(a *Actor) {
 			r.events <- event{a, interruptEnded, nil}
 		}
 	}()
+	r.startTimer(a)
+	a.calling.Store(true)
+	callInterrupt(a, r.cause, func(err *ActorError) {
+		r.log.interruptFailed(err)
+		r.mu.Lock()
+		r.lateErrors = append(r.lateErrors, err)
+		r.mu.Unlock()
+	})
+}
+
+// callInterrupt calls a's interrupt with cause, and gives report what went
+// wrong if it panicked or called runtime.Goexit, either of which would
+// otherwise end its goroutine without a word.
+func callInterrupt(a *Actor, cause error, report func(*ActorError)) {
+	completed := false
 	defer func() {
 		if v := recover(); v != nil {
-			err := &ActorError{Actor: a.displayName(), Err: &PanicError{Value: v, Stack: debug.Stack()}}
-			r.log.interruptPanicked(err)
-			r.mu.Lock()
-			r.lateErrors = append(r.lateErrors, err)
-			r.mu.Unlock()
+			report(&ActorError{Actor: a.displayName(), Err: &PanicError{Value: v, Stack: debug.Stack()}})
+		} else if !completed {
+			report(&ActorError{Actor: a.displayName(), Err: errInterruptGoexit})
 		}
 	}()
-	a.calling.Store(true)
-	a.interrupt(r.cause)
+	a.interrupt(cause)
+	completed = true
+}
+
+// startTimer starts the actor's own Timeout as its interrupt is called, so
+// that it bounds the interrupt and not a wait before it. Once Run has
+// stopped waiting, a timer would only outlive it.
+func (r *runner) startTimer(a *Actor) {
+	if a.timeout <= 0 {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.over {
+		a.timer = time.AfterFunc(a.timeout, func() { r.events <- event{a, timeoutExpired, nil} })
+	}
 }
 
 // record applies one event, and gives the actor's failure if it returned one.
@@ -242,7 +266,7 @@ func (r *runner) record(ev event) *ActorError {
 	}
 	r.running--
 	r.settle(a)
-	failure := r.isFailure(a, ev.err)
+	failure := !r.isEcho(a, ev.err)
 	r.log.returned(a, ev.err, failure)
 	if !failure {
 		return nil
@@ -252,28 +276,41 @@ func (r *runner) record(ev event) *ActorError {
 	return err
 }
 
-// isFailure filters out the echoes of an interruption, which say only that
-// the actor did what it was asked.
-func (r *runner) isFailure(a *Actor, err error) bool {
+// isEcho reports whether err says only that the actor did what it was
+// asked, and so is not a failure. This is the one list of echoes; doc.go
+// gives it to users.
+func (r *runner) isEcho(a *Actor, err error) bool {
 	switch {
 	case err == nil, errors.Is(err, http.ErrServerClosed):
-		return false
-	case a.interrupted && (errors.Is(err, context.Canceled) || errors.Is(err, r.cause)):
+		return true
+	case !a.interrupted:
+		// Before its interrupt, even net.ErrClosed is news: someone else
+		// closed what the actor was using.
 		return false
 	}
-	return true
+	// A bare context.Canceled is what the context recipe of oklog/run
+	// returns (interrupt: cancel; execute: return ctx.Err()). A wrapped one
+	// is not: the group cancelled no context of an Add actor's, and "flush:
+	// context canceled" means a flush did not happen. Go actors' contexts
+	// are the group's, and Func filters their echoes itself.
+	return err == context.Canceled || errors.Is(err, r.cause) || errors.Is(err, net.ErrClosed)
 }
 
 // settle marks an actor done once both its execute and its interrupt have
 // returned: Run waits for interrupts too, so that none is left running,
 // still closing something, after Run has returned.
 func (r *runner) settle(a *Actor) {
-	if a.returned && a.interruptDone {
+	if !a.returned || !a.interruptDone {
+		return
+	}
+	if a.timeout > 0 {
+		r.mu.Lock()
 		if a.timer != nil {
 			a.timer.Stop()
 		}
-		r.markDone(a)
+		r.mu.Unlock()
 	}
+	r.markDone(a)
 }
 
 func (r *runner) markDone(a *Actor) {
@@ -297,7 +334,7 @@ func (r *runner) drainEvents() {
 }
 
 // stragglers names the actors whose execute, or whose interrupt, is still
-// running. An interrupt handed to a crew but not yet begun is not running.
+// running. An interrupt not yet begun is not running.
 func (r *runner) stragglers() []string {
 	var names []string
 	for _, a := range r.actors {
@@ -308,15 +345,22 @@ func (r *runner) stragglers() []string {
 	return names
 }
 
-func (r *runner) finish(stragglers []string) error {
+// finish builds Run's error. shutdownTimeout is the group's deadline if it
+// is what passed.
+func (r *runner) finish(stragglers []string, shutdownTimeout time.Duration) error {
 	r.log.stopped(time.Since(r.shutdownAt), stragglers)
 
-	var errs []error
 	r.mu.Lock()
-	errs = append(append(errs, r.failed...), r.lateErrors...)
+	r.over = true
+	for _, a := range r.actors {
+		if a.timer != nil {
+			a.timer.Stop()
+		}
+	}
+	errs := append(r.failed, r.lateErrors...)
 	r.mu.Unlock()
 	if stragglers != nil {
-		errs = append(errs, &TimeoutError{Stragglers: stragglers})
+		errs = append(errs, &TimeoutError{Stragglers: stragglers, ShutdownTimeout: shutdownTimeout})
 	}
 	switch len(errs) {
 	case 0:

@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"sync"
-	"syscall"
 
 	"github.com/oklog/run"
 )
@@ -18,8 +19,9 @@ import (
 var ErrSignal = errors.New("troupe: received signal")
 
 // SignalError is what a [Signals] actor returns when a signal arrives.
-// errors.As gives it, with the signal, both as *SignalError and as
-// github.com/oklog/run's *SignalError.
+// errors.As gives it, with the signal, as *SignalError, and also as
+// github.com/oklog/run's SignalError, in both the pointer and the value
+// form that code written for oklog/run uses.
 type SignalError struct {
 	// Signal is the signal that arrived.
 	Signal os.Signal
@@ -28,39 +30,24 @@ type SignalError struct {
 // Error names the signal.
 func (e *SignalError) Error() string { return "troupe: received signal " + e.Signal.String() }
 
-// Is reports whether target is [ErrSignal] or run.ErrSignal.
-func (e *SignalError) Is(target error) bool { return target == ErrSignal || target == run.ErrSignal }
-
-// As fills a *run.SignalError target, for code written against oklog/run.
-func (e *SignalError) As(target any) bool {
-	if t, ok := target.(**run.SignalError); ok {
-		*t = &run.SignalError{Signal: e.Signal}
-		return true
-	}
-	return false
+// Is reports whether target is [ErrSignal], run.ErrSignal or
+// [ErrStopRequested]: a signal is a request to stop.
+func (e *SignalError) Is(target error) bool {
+	return target == ErrSignal || target == run.ErrSignal || target == ErrStopRequested
 }
 
-// ExitCode maps the result of [Group.Run] to a process exit status: 0 for
-// nil or for a stop by a signal alone, 1 for anything else, including a
-// signal stop joined with another actor's failure or a [TimeoutError].
-//
-//	os.Exit(troupe.ExitCode(g.Run()))
-func ExitCode(err error) int {
-	if err == nil {
-		return 0
+// As fills a *run.SignalError or a **run.SignalError target, for code
+// written against oklog/run.
+func (e *SignalError) As(target any) bool {
+	switch t := target.(type) {
+	case **run.SignalError:
+		*t = &run.SignalError{Signal: e.Signal}
+	case *run.SignalError:
+		t.Signal = e.Signal
+	default:
+		return false
 	}
-	if joined, ok := err.(interface{ Unwrap() []error }); ok {
-		for _, e := range joined.Unwrap() {
-			if ExitCode(e) != 0 {
-				return 1
-			}
-		}
-		return 0
-	}
-	if errors.Is(err, ErrSignal) {
-		return 0
-	}
-	return 1
+	return true
 }
 
 // Signals returns an actor that returns a [*SignalError] when one of sigs
@@ -68,110 +55,145 @@ func ExitCode(err error) int {
 // every signal, which would include the SIGURG that Go's runtime uses for
 // preemption. Interrupted, it returns nil.
 //
-// It registers for the signals at once, so a signal that arrives between
-// Signals and [Group.Run] is not lost; a pair that never runs keeps them
-// caught until its interrupt is called.
+// It catches the signals from the moment it is called, so that one that
+// arrives before [Group.Run] is not lost. They get their default action
+// back once the pair is done: by the time Run returns (also when Run
+// refused the group), when a plain run.Group interrupts it, or, for a pair
+// that is never run, once it has been garbage collected.
 //
 // A further signal of the set while the group shuts down ends the process at
-// once: it prints why on stderr and exits with status 128+n (130 for SIGINT,
-// 143 for SIGTERM). Under a [Group] the watch lasts until Run returns, and
-// the first signal during a shutdown that something else began is only
-// noted, so one SIGTERM from a supervisor does not cut a drain short. In a
-// plain run.Group the watch ends at the interrupt, and a later signal gets
-// its default action, which also ends the process.
+// once with status 128+n (130 for SIGINT, 143 for SIGTERM), after saying why
+// through the group's Logger, or on stderr when there is none;
+// [Group.OnSecondSignal] can say last words instead, or keep the process
+// alive. Under a [Group] this watch lasts until Run returns, and the first
+// signal during a shutdown that something else began is only noted, so one
+// SIGTERM from a supervisor does not cut a drain short. In a plain
+// run.Group the watch ends at the interrupt, and a later signal gets its
+// default action, which also ends the process.
 func Signals(sigs ...os.Signal) (execute func() error, interrupt func(error)) {
 	if len(sigs) == 0 {
-		sigs = []os.Signal{os.Interrupt, syscall.SIGTERM}
+		sigs = defaultStopSignals()
 	}
 	s := &signalActor{
-		arrived:     make(chan os.Signal, 1),
-		interrupted: make(chan struct{}),
-		until:       make(chan (<-chan struct{}), 1),
+		arrived: make(chan os.Signal, 1),
+		stop:    make(chan struct{}),
+		quit:    make(chan struct{}),
+		life:    make(chan *runLife, 1),
 	}
 	signal.Notify(s.arrived, sigs...)
+	runtime.AddCleanup(s, signal.Stop, s.arrived)
 	return s.execute, s.interrupt
 }
 
 type signalActor struct {
-	arrived     chan os.Signal
-	interrupted chan struct{}
-	once        sync.Once
-	until       chan (<-chan struct{}) // how long the second-signal watch lasts
+	arrived chan os.Signal
+	stop    chan struct{} // closed by the interrupt
+	quit    chan struct{} // closed to end the second-signal watch
+	life    chan *runLife // the interrupting Run, for the watch
+	once    sync.Once     // for the interrupt
+	mu      sync.Mutex    // guards the two below
+	done    bool          // the signals have been released
+	watch   chan struct{} // closed when the watch ends; nil before execute
 }
 
 func (s *signalActor) execute() error {
-	select {
-	case sig := <-s.arrived:
-		go s.watch(1)
-		return &SignalError{Signal: sig}
-	case <-s.interrupted:
-		go s.watch(0)
-		return nil
+	s.mu.Lock()
+	if s.done {
+		s.mu.Unlock()
+		return nil // interrupted before it began
 	}
+	watching := make(chan struct{})
+	s.watch = watching
+	s.mu.Unlock()
+	var first os.Signal
+	select {
+	case first = <-s.arrived:
+	case <-s.stop:
+	}
+	go s.watchDuringShutdown(first, watching)
+	if first != nil {
+		return &SignalError{Signal: first}
+	}
+	return nil
 }
 
 func (s *signalActor) interrupt(cause error) {
 	s.once.Do(func() {
+		close(s.stop)
 		var ae *ActorError
-		if errors.As(cause, &ae) && ae.runDone != nil {
-			s.until <- ae.runDone
-		} else {
-			s.until <- closedChan()
+		if errors.As(cause, &ae) && ae.run != nil {
+			s.life <- ae.run
+			ae.run.whenEnded(s.release)
+			return
 		}
-		close(s.interrupted)
+		s.release()
 	})
 }
 
-// watch keeps the signals caught during the shutdown; seen counts those
-// already received. It stops, and restores the default actions, when the
-// shutdown ends.
-func (s *signalActor) watch(seen int) {
-	defer signal.Stop(s.arrived)
-	var until <-chan struct{}
-	untilKnown := s.until
+// release gives the signals back their default action, and ends the watch.
+func (s *signalActor) release() {
+	s.mu.Lock()
+	s.done = true
+	watching := s.watch
+	s.mu.Unlock()
+	signal.Stop(s.arrived)
+	close(s.quit)
+	if watching != nil {
+		<-watching
+	}
+}
+
+// watchDuringShutdown keeps the signals caught while the group shuts down.
+// last is the signal already received, if any.
+func (s *signalActor) watchDuringShutdown(last os.Signal, watching chan struct{}) {
+	defer close(watching)
+	var life *runLife
+	lifeKnown := s.life
 	for {
 		select {
-		case until = <-untilKnown:
-			untilKnown = nil
-		case <-until:
+		case life = <-lifeKnown:
+			lifeKnown = nil
+		case <-s.quit:
 			return
 		case sig := <-s.arrived:
-			seen++
-			if seen == 1 {
-				fmt.Fprintf(os.Stderr, "troupe: received signal %v during shutdown; send it again to exit at once\n", sig)
-				continue
+			if last == nil {
+				noteSignal(life, sig)
+			} else {
+				secondSignal(life, sig, last)
 			}
-			code := 1
-			if n, ok := sig.(syscall.Signal); ok {
-				code = 128 + int(n)
-			}
-			fmt.Fprintf(os.Stderr, "troupe: received signal %v again during shutdown; exiting now with status %d\n", sig, code)
-			os.Exit(code)
+			last = sig
 		}
 	}
 }
 
-func closedChan() <-chan struct{} {
-	c := make(chan struct{})
-	close(c)
-	return c
+// noteSignal reports the first signal during a shutdown that something
+// else began.
+func noteSignal(life *runLife, sig os.Signal) {
+	if life != nil && life.logger != nil {
+		life.logger.LogAttrs(context.Background(), slog.LevelWarn, "signal during the shutdown; send it again to exit at once",
+			slog.String("signal", sig.String()))
+		return
+	}
+	fmt.Fprintf(os.Stderr, "troupe: received signal %v during the shutdown; send it again to exit at once\n", sig)
 }
 
-// Context returns an actor that returns when ctx is done, with
-// [context.Cause] of ctx, so that a parent context can stop a group.
-// Interrupted, it returns nil.
-func Context(ctx context.Context) (execute func() error, interrupt func(error)) {
-	stop := make(chan struct{})
-	var once sync.Once
-	execute = func() error {
-		select {
-		case <-ctx.Done():
-			return context.Cause(ctx)
-		case <-stop:
-			return nil
-		}
+// secondSignal ends the process at once, unless the group's hook decides
+// otherwise.
+func secondSignal(life *runLife, sig, last os.Signal) {
+	status := exitStatus(sig)
+	switch {
+	case life != nil && life.onSecondSignal != nil:
+		life.onSecondSignal(sig, status)
+		return
+	case life != nil && life.logger != nil:
+		life.logger.LogAttrs(context.Background(), slog.LevelError, "second signal during the shutdown; exiting now",
+			slog.String("signal", sig.String()), slog.String("after", last.String()), slog.Int("status", status))
+	case sig == last:
+		fmt.Fprintf(os.Stderr, "troupe: received signal %v again during the shutdown; exiting now with status %d\n", sig, status)
+	default:
+		fmt.Fprintf(os.Stderr, "troupe: received signal %v after %v during the shutdown; exiting now with status %d\n", sig, last, status)
 	}
-	return execute, func(error) { once.Do(func() { close(stop) }) }
+	os.Exit(status)
 }
 
 // OnSignal returns an actor that calls fn for each arrival of one of sigs,
@@ -179,24 +201,63 @@ func Context(ctx context.Context) (execute func() error, interrupt func(error)) 
 // reload, say. Calls never overlap; signals that arrive during a call are
 // merged into one further call. Interrupted, it stops listening and returns
 // nil after any call in progress.
+//
+// Like [Signals], it catches the signals from the moment it is called, and
+// gives them back their default action once the pair is done or, if it is
+// never run, once it has been garbage collected. It panics if fn is nil.
 func OnSignal(fn func(os.Signal), sigs ...os.Signal) (execute func() error, interrupt func(error)) {
-	if len(sigs) == 0 {
-		sigs = []os.Signal{syscall.SIGHUP}
+	if fn == nil {
+		panic("troupe: OnSignal: nil function")
 	}
-	arrived := make(chan os.Signal, 1)
-	signal.Notify(arrived, sigs...)
-	stop := make(chan struct{})
-	var once sync.Once
-	execute = func() error {
-		defer signal.Stop(arrived)
-		for {
-			select {
-			case sig := <-arrived:
-				fn(sig)
-			case <-stop:
-				return nil
-			}
+	if len(sigs) == 0 {
+		sigs = defaultReloadSignals()
+	}
+	o := &onSignalActor{fn: fn, arrived: make(chan os.Signal, 1), stop: make(chan struct{})}
+	if len(sigs) > 0 { // none only on js, which has no SIGHUP; none would mean all
+		signal.Notify(o.arrived, sigs...)
+		runtime.AddCleanup(o, signal.Stop, o.arrived)
+	}
+	return o.execute, o.interrupt
+}
+
+type onSignalActor struct {
+	fn      func(os.Signal)
+	arrived chan os.Signal
+	stop    chan struct{}
+	once    sync.Once
+	mu      sync.Mutex // guards the two below
+	started bool
+	stopped bool
+}
+
+func (o *onSignalActor) execute() error {
+	o.mu.Lock()
+	if o.stopped {
+		o.mu.Unlock()
+		return nil // interrupted before it began
+	}
+	o.started = true
+	o.mu.Unlock()
+	defer signal.Stop(o.arrived)
+	for {
+		select {
+		case sig := <-o.arrived:
+			o.fn(sig)
+		case <-o.stop:
+			return nil
 		}
 	}
-	return execute, func(error) { once.Do(func() { close(stop) }) }
+}
+
+func (o *onSignalActor) interrupt(error) {
+	o.once.Do(func() {
+		o.mu.Lock()
+		o.stopped = true
+		started := o.started
+		o.mu.Unlock()
+		close(o.stop)
+		if !started {
+			signal.Stop(o.arrived) // no execute will
+		}
+	})
 }

@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"os/signal"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -29,7 +31,21 @@ const childEnv = "TROUPE_SIGNAL_CHILD"
 // signal actor is registered and "stopping" when the slow actor has been
 // interrupted, so the parent never signals a process that is not yet ready.
 func runChild(scenario string) int {
+	if strings.HasSuffix(scenario, "-then-signal") {
+		return signalAfterwards(scenario)
+	}
 	var g troupe.Group
+	switch scenario {
+	case "logged":
+		g.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	case "last-words":
+		g.OnSecondSignal = func(sig os.Signal, status int) {
+			fmt.Printf("last words on %v, status %d\n", sig, status)
+			os.Exit(3)
+		}
+	case "opt-out":
+		g.OnSecondSignal = func(sig os.Signal, status int) { fmt.Println("ignored", sig) }
+	}
 	g.Add(troupe.Signals()).Name("signals")
 	release := make(chan struct{})
 	g.Add(func() error { <-release; return nil }, func(error) {
@@ -37,22 +53,63 @@ func runChild(scenario string) int {
 		if scenario == "graceful" {
 			close(release)
 		}
-		// In "stuck" the actor ignores its interrupt, so only a second
-		// signal can end the process.
+		// Otherwise the actor ignores its interrupt, so only a second
+		// signal, or a line on stdin, can end it.
 	}).Name("slow").StopAfter("signals") // so "stopping" means the signal actor has returned
-	if scenario == "stuck-after-failure" {
-		failNow := make(chan struct{})
-		g.Add(func() error { <-failNow; return errors.New("database lost") }, func(error) {}).Name("db")
-		go func() {
-			// Fail only once the parent is listening, so it sees "stopping".
-			bufio.NewReader(os.Stdin).ReadString('\n')
-			close(failNow)
-		}()
+	stdinLine := make(chan struct{})
+	go func() {
+		bufio.NewReader(os.Stdin).ReadString('\n')
+		close(stdinLine)
+	}()
+	switch scenario {
+	case "stuck-after-failure":
+		// Fail only once the parent is listening, so it sees "stopping".
+		g.Add(func() error { <-stdinLine; return errors.New("database lost") }, func(error) {}).Name("db")
+	case "opt-out":
+		go func() { <-stdinLine; close(release) }()
 	}
 	fmt.Println("ready")
 	err := g.Run()
 	fmt.Println("run returned:", err)
 	return troupe.ExitCode(err)
+}
+
+// signalAfterwards sends the child itself SIGTERM after a pair that caught
+// it should have let it go: the child must then die of it. (Not SIGUSR2:
+// a Go program ignores the signals it does not catch, but for SIGHUP,
+// SIGINT and SIGTERM, which end it.)
+func signalAfterwards(scenario string) int {
+	sig := syscall.SIGTERM
+	var g troupe.Group
+	switch scenario {
+	case "invalid-then-signal":
+		g.Add(troupe.Signals(sig)).Name("signals")
+		g.Add(nil, nil)
+	case "onsignal-invalid-then-signal":
+		g.Add(troupe.OnSignal(func(os.Signal) {}, sig)).Name("reload")
+		g.Add(nil, nil)
+	case "run-then-signal":
+		g.Add(troupe.Signals(sig)).Name("signals")
+		g.Add(troupe.OnSignal(func(os.Signal) {}, sig)).Name("reload")
+		g.Add(func() error { return nil }, func(error) {}).Name("done")
+	case "dropped-then-signal":
+		troupe.Signals(sig)
+		troupe.OnSignal(func(os.Signal) {}, sig)
+		// Only the garbage collector can tell that these pairs will never
+		// run; keep collecting until it has.
+		for range 6000 {
+			runtime.GC()
+			syscall.Kill(os.Getpid(), sig)
+			time.Sleep(10 * time.Millisecond) // polling, bounded above
+		}
+		fmt.Println("survived")
+		return 0
+	}
+	fmt.Println("run returned:", g.Run())
+	syscall.Kill(os.Getpid(), sig)
+	time.Sleep(10 * time.Second) // a bound: the signal kills at once when not caught
+	fmt.Println("survived")
+	return 0
 }
 
 type child struct {
@@ -166,7 +223,7 @@ func TestSecondSignalDuringShutdownExitsAtOnce(t *testing.T) {
 	if want, have := 128+int(syscall.SIGINT), c.wait(); want != have {
 		t.Fatalf("exit status: want %d, have %d; stderr:\n%s", want, have, c.stderr.String())
 	}
-	if want := "received signal interrupt again during shutdown; exiting now with status 130"; !strings.Contains(c.stderr.String(), want) {
+	if want := "troupe: received signal interrupt after terminated during the shutdown; exiting now with status 130"; !strings.Contains(c.stderr.String(), want) {
 		t.Errorf("stderr %q does not say %q", c.stderr.String(), want)
 	}
 }
@@ -251,6 +308,11 @@ func TestExitCode(t *testing.T) {
 		{"signal joined with a failure", errors.Join(&troupe.ActorError{Actor: "signals", Err: sig}, errors.New("flush failed")), 1},
 		{"signal joined with a timeout", errors.Join(sig, &troupe.TimeoutError{Stragglers: []string{"http"}}), 1},
 		{"error", errors.New("boom"), 1},
+		{"wrapped signal", fmt.Errorf("serve: %w", &troupe.ActorError{Actor: "signals", Err: sig}), 0},
+		{"wrapped join of a signal and a failure", fmt.Errorf("serve: %w", errors.Join(&troupe.ActorError{Actor: "signals", Err: sig}, errors.New("flush failed"))), 1},
+		{"join of wrapped signals", errors.Join(fmt.Errorf("a: %w", sig), fmt.Errorf("b: %w", run.ErrSignal)), 0},
+		{"requested stop", fmt.Errorf("main: %w", troupe.ErrStopRequested), 0},
+		{"plain context.Canceled", context.Canceled, 1},
 	} {
 		if have := troupe.ExitCode(tc.err); tc.want != have {
 			t.Errorf("%s: want %d, have %d", tc.name, tc.want, have)
@@ -311,5 +373,114 @@ func TestASignalStopIsLoggedAsInformationNotAnError(t *testing.T) {
 	g.Run()
 	if level, ok := h.level("actor returned", "signals"); !ok || level != slog.LevelInfo {
 		t.Errorf("signal actor's return logged at %v (found %v), want INFO", level, ok)
+	}
+}
+
+func TestTheSecondSignalGoesThroughTheGroupsLogger(t *testing.T) {
+	c := startChild(t, "logged")
+	c.await("ready")
+	c.signal(syscall.SIGTERM)
+	c.await("stopping")
+	c.signal(syscall.SIGINT)
+	if want, have := 130, c.wait(); want != have {
+		t.Fatalf("exit status: want %d, have %d; stderr:\n%s", want, have, c.stderr.String())
+	}
+	out := c.stderr.String()
+	for _, want := range []string{`"msg":"second signal during the shutdown; exiting now"`, `"signal":"interrupt"`, `"after":"terminated"`, `"status":130`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the log does not have %s:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "troupe: received signal interrupt") {
+		t.Errorf("the message went to stderr as well as to the logger:\n%s", out)
+	}
+}
+
+func TestOnSecondSignalRunsLastWordsInsteadOfExiting(t *testing.T) {
+	c := startChild(t, "last-words")
+	c.await("ready")
+	c.signal(syscall.SIGTERM)
+	c.await("stopping")
+	c.signal(syscall.SIGINT)
+	c.await("last words on interrupt, status 130")
+	if want, have := 3, c.wait(); want != have {
+		t.Fatalf("exit status: want %d, have %d; stderr:\n%s", want, have, c.stderr.String())
+	}
+}
+
+func TestOnSecondSignalCanOptOutOfTheExit(t *testing.T) {
+	c := startChild(t, "opt-out")
+	c.await("ready")
+	c.signal(syscall.SIGTERM)
+	c.await("stopping")
+	c.signal(syscall.SIGINT)
+	c.await("ignored interrupt")
+	fmt.Fprintln(c.stdin) // lets the slow actor return: the shutdown ends normally
+	if want, have := 0, c.wait(); want != have {
+		t.Fatalf("exit status: want %d, have %d; stderr:\n%s", want, have, c.stderr.String())
+	}
+}
+
+// Signals and OnSignal catch their signals from the moment they are made,
+// so none is lost before Run. Whenever the pair will not, or no longer,
+// run, the signal must get its default action back: after Run refused the
+// group, by the time Run returns, and once a pair that never ran is
+// collected.
+func TestSignalRegistrationsAreUndoneWhenThePairsAreDone(t *testing.T) {
+	for _, scenario := range []string{"invalid-then-signal", "onsignal-invalid-then-signal", "run-then-signal", "dropped-then-signal"} {
+		t.Run(scenario, func(t *testing.T) {
+			c := startChild(t, scenario)
+			c.wait()
+			ws, _ := c.cmd.ProcessState.Sys().(syscall.WaitStatus)
+			if !ws.Signaled() || ws.Signal() != syscall.SIGTERM {
+				t.Fatalf("the child survived SIGTERM (%v): the signal was still caught; stderr:\n%s", c.cmd.ProcessState, c.stderr.String())
+			}
+		})
+	}
+}
+
+// The value form errors.As(err, &run.SignalError{}) is what oklog/run's own
+// TestSignalError uses, and what code written for oklog/run v1.1 has.
+func TestSignalErrorFillsOklogRunsSignalErrorValue(t *testing.T) {
+	err := error(&troupe.ActorError{Actor: "signals", Err: &troupe.SignalError{Signal: syscall.SIGUSR1}})
+	var value run.SignalError
+	if !errors.As(err, &value) || value.Signal != syscall.SIGUSR1 {
+		t.Errorf("errors.As(err, &run.SignalError{}) gave %v, want SIGUSR1", value.Signal)
+	}
+	if !errors.As(err, &(run.SignalError{})) {
+		t.Error("errors.As(err, &(run.SignalError{})) = false")
+	}
+}
+
+// A parent's plain cancel, as signal.NotifyContext's stop or a test's
+// cancel does, asks the group to stop: ExitCode maps it to 0.
+func TestAParentContextsCancelIsARequestedStop(t *testing.T) {
+	for name, parent := range map[string]func() context.Context{
+		"cancel": func() context.Context {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			return ctx
+		},
+		"signal.NotifyContext": func() context.Context {
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGUSR1)
+			t.Cleanup(stop)
+			syscall.Kill(os.Getpid(), syscall.SIGUSR1)
+			<-ctx.Done()
+			return ctx
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var g troupe.Group
+			g.Add(troupe.Context(parent())).Name("parent")
+			g.Go(func(c context.Context) error { <-c.Done(); return nil }).Name("worker")
+			err := g.Run()
+			var ae *troupe.ActorError
+			if !errors.Is(err, troupe.ErrStopRequested) || !errors.Is(err, context.Canceled) || !errors.As(err, &ae) || ae.Actor != "parent" {
+				t.Fatalf("Run() = %v, want a requested stop by parent that matches context.Canceled", err)
+			}
+			if want, have := 0, troupe.ExitCode(err); want != have {
+				t.Errorf("ExitCode: want %d, have %d", want, have)
+			}
+		})
 	}
 }

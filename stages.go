@@ -3,6 +3,7 @@ package troupe
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -47,6 +48,10 @@ func plan(actors []*Actor, shutdownTimeout time.Duration) ([][]*Actor, error) {
 		}
 		if _, dup := byName[a.name]; dup {
 			bad(a, "name used by another actor")
+			continue
+		}
+		if k := defaultNameIndex(a.name); k > 0 && k <= len(actors) && !actors[k-1].named {
+			bad(a, "name is the default name of the unnamed actor %d", k)
 			continue
 		}
 		byName[a.name] = a
@@ -128,4 +133,18 @@ func cycleError(path []*Actor, again *Actor) error {
 	}
 	names = append(names, again.displayName())
 	return &configError{actor: again.displayName(), msg: "stop order forms a cycle: " + strings.Join(names, " stops after ")}
+}
+
+// defaultNameIndex gives N when name is exactly actor-N, the name an
+// unnamed Nth actor goes by, and 0 otherwise.
+func defaultNameIndex(name string) int {
+	digits, ok := strings.CutPrefix(name, "actor-")
+	if !ok {
+		return 0
+	}
+	n, err := strconv.Atoi(digits)
+	if err != nil || n <= 0 || "actor-"+strconv.Itoa(n) != name {
+		return 0
+	}
+	return n
 }

@@ -23,15 +23,19 @@ type tickerOptionFunc func(*tickerOptions)
 
 func (f tickerOptionFunc) applyTicker(o *tickerOptions) { f(o) }
 
-// RunAtStart makes [Ticker] run fn once as soon as it starts, rather than
-// first after one interval.
+// RunAtStart makes [Ticker] run fn once as soon as it starts (after a
+// [Jitter] delay, if one is set), rather than first after one interval.
 func RunAtStart() TickerOption {
 	return tickerOptionFunc(func(o *tickerOptions) { o.atStart = true })
 }
 
-// Jitter delays each run by a random duration in [0, max), so that many
-// processes started together do not all run at once.
+// Jitter delays each run, the one at start included, by a random duration
+// in [0, max), so that many processes started together do not all run at
+// once. It panics if max is negative.
 func Jitter(max time.Duration) TickerOption {
+	if max < 0 {
+		panic(fmt.Sprintf("troupe: Jitter: negative duration %v", max))
+	}
 	return tickerOptionFunc(func(o *tickerOptions) { o.jitter = max })
 }
 
@@ -51,11 +55,14 @@ func ContinueOnError(logger *slog.Logger) TickerOption {
 // [ContinueOnError] logs it and goes on. The interrupt stops the
 // scheduling and cancels the running fn's context with the shutdown's
 // cause; execute returns once that run has returned. A context error that
-// echoes the interruption is not an error. A non-positive interval makes
-// execute return an error at once.
+// echoes the interruption is not an error. Ticker panics if interval is
+// not positive or fn is nil, as [time.NewTicker] does.
 func Ticker(interval time.Duration, fn func(ctx context.Context) error, opts ...TickerOption) (execute func() error, interrupt func(error)) {
+	if interval <= 0 {
+		panic(fmt.Sprintf("troupe: Ticker: non-positive interval %v", interval))
+	}
 	if fn == nil {
-		return nil, nil
+		panic("troupe: Ticker: nil function")
 	}
 	t := &tickerActor{interval: interval, fn: fn}
 	for _, opt := range opts {
@@ -74,15 +81,15 @@ type tickerActor struct {
 }
 
 func (t *tickerActor) execute() error {
-	if t.interval <= 0 {
-		return fmt.Errorf("troupe: ticker interval must be positive, not %v", t.interval)
-	}
+	start := time.Now()
 	if t.opts.atStart {
+		if !t.sleep(t.jitter()) {
+			return nil
+		}
 		if err := t.run(); err != nil {
 			return err
 		}
 	}
-	start := time.Now()
 	timer := time.NewTimer(t.untilNextTick(start))
 	defer timer.Stop()
 	for {
@@ -103,11 +110,29 @@ func (t *tickerActor) execute() error {
 func (t *tickerActor) untilNextTick(start time.Time) time.Duration {
 	now := time.Now()
 	ticks := now.Sub(start)/t.interval + 1
-	wait := start.Add(ticks * t.interval).Sub(now)
-	if t.opts.jitter > 0 {
-		wait += rand.N(t.opts.jitter)
+	return start.Add(ticks*t.interval).Sub(now) + t.jitter()
+}
+
+func (t *tickerActor) jitter() time.Duration {
+	if t.opts.jitter <= 0 {
+		return 0
 	}
-	return wait
+	return rand.N(t.opts.jitter)
+}
+
+// sleep waits for d, and reports false if the ticker was interrupted first.
+func (t *tickerActor) sleep(d time.Duration) bool {
+	if d <= 0 {
+		return t.ctx.Err() == nil
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-t.ctx.Done():
+		return false
+	case <-timer.C:
+		return true
+	}
 }
 
 // run calls fn once; a non-nil result stops the ticker.

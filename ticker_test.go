@@ -186,9 +186,29 @@ func TestTickerJitterDelaysEachRunWithinTheBound(t *testing.T) {
 	})
 }
 
-func TestTickerRejectsANonPositiveInterval(t *testing.T) {
-	execute, _ := troupe.Ticker(0, func(context.Context) error { return nil })
-	if err := execute(); err == nil || err.Error() != "troupe: ticker interval must be positive, not 0s" {
-		t.Fatalf("execute() = %v, want the interval error", err)
+// Jitter spreads the first run too: a fleet started together must not
+// fire together.
+func TestTickerRunAtStartIsJitteredToo(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const jitter = 300 * time.Millisecond
+		firsts := map[time.Duration]bool{}
+		for range 10 {
+			r := newRunStarts(1)
+			runTicker(t, r.stop, time.Second, func(ctx context.Context) error { r.note(); return nil }, troupe.RunAtStart(), troupe.Jitter(jitter))
+			if at := r.at[0]; at < 0 || at >= jitter {
+				t.Errorf("first run at %v, want in [0, %v)", at, jitter)
+			}
+			firsts[r.at[0]] = true
+		}
+		if len(firsts) == 1 {
+			t.Errorf("ten tickers all ran first at %v", r0(firsts))
+		}
+	})
+}
+
+func r0(m map[time.Duration]bool) time.Duration {
+	for k := range m {
+		return k
 	}
+	return 0
 }

@@ -240,8 +240,8 @@ func TestSecondSignalExitsAtOnceWithTheConventionalStatus(t *testing.T) {
 	if code := s.exitCode(); code != 128+int(syscall.SIGINT) {
 		t.Fatalf("exit status %d, want %d; output:\n%s", code, 128+int(syscall.SIGINT), s.output())
 	}
-	if !strings.Contains(s.output(), "exiting now with status 130") {
-		t.Errorf("the forced exit was not explained:\n%s", s.output())
+	if !strings.Contains(s.output(), `"msg":"second signal during the shutdown; exiting now","signal":"interrupt","after":"terminated","status":130`) {
+		t.Errorf("the forced exit was not explained in the log:\n%s", s.output())
 	}
 	if r := <-responses; r.err == nil {
 		t.Errorf("the request cut off by the forced exit got %d %q", r.status, r.body)

@@ -1,4 +1,4 @@
-package troupe_test
+package grpctest_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oklog/run"
 	"github.com/troupe-go/troupe"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -187,5 +188,81 @@ func TestGRPCServeErrorIsReturned(t *testing.T) {
 	execute, _ := troupe.GRPCServer(f.srv, f.ln)
 	if err := execute(); err == nil {
 		t.Fatal("execute() = nil on a closed listener")
+	}
+}
+
+// A panic in the BeforeStop hook runs on the adapter's own goroutine; it
+// becomes the actor's error, and the graceful stop still goes on.
+func TestGRPCBeforeStopPanicIsAnErrorAndTheStopGoesOn(t *testing.T) {
+	f := newGRPCFixture(t)
+	var g troupe.Group
+	g.Add(troupe.GRPCServer(f.srv, f.ln, troupe.BeforeStop(func() { panic("hook broke") }))).Name("grpc")
+	fire, ran := runUntilFired(&g, nil)
+
+	rpc := make(chan error, 1)
+	go func() { rpc <- f.slow(context.Background()) }()
+	<-f.hold.entered
+	close(fire)
+	close(f.hold.release)
+	if err := <-rpc; err != nil {
+		t.Errorf("the in-flight RPC failed: %v", err)
+	}
+	err := <-ran
+	var pe *troupe.PanicError
+	var ae *troupe.ActorError
+	if !errors.As(err, &pe) || pe.Value != "hook broke" || !errors.As(err, &ae) || ae.Actor != "grpc" {
+		t.Fatalf("Run() = %v, want grpc's hook panic", err)
+	}
+	if want, have := []string{"GracefulStop"}, f.srv.stopCalls(); !slices.Equal(want, have) {
+		t.Errorf("stop calls: want %v, have %v", want, have)
+	}
+}
+
+// Other code may stop the server (an admin RPC calling Stop, say). Serve
+// then returns, but execute must still wait until the server has stopped.
+func TestGRPCServerStoppedByOthersStillStopsBeforeExecuteReturns(t *testing.T) {
+	f := newGRPCFixture(t)
+	execute, interrupt := troupe.GRPCServer(f.srv, f.ln)
+	executed := make(chan error, 1)
+	go func() { executed <- execute() }()
+	rpc := make(chan error, 1)
+	go func() { rpc <- f.slow(context.Background()) }()
+	<-f.hold.entered
+	stopped := make(chan struct{})
+	go func() { f.srv.Server.GracefulStop(); close(stopped) }()
+	select {
+	case err := <-executed:
+		t.Fatalf("execute() = %v while an RPC was still in flight", err)
+	case <-time.After(50 * time.Millisecond): // a window for a wrong early return, not synchronisation
+	}
+	close(f.hold.release)
+	if err := <-rpc; err != nil {
+		t.Errorf("the in-flight RPC failed: %v", err)
+	}
+	if err := <-executed; err != nil {
+		t.Errorf("execute() = %v, want nil", err)
+	}
+	<-stopped
+	interrupt(nil) // the group's interrupt still comes, later; it must be harmless
+}
+
+// The pair works in a plain run.Group, with a real grpc server.
+func TestGRPCServerPairWorksInARunGroup(t *testing.T) {
+	f := newGRPCFixture(t)
+	var g run.Group
+	g.Add(troupe.GRPCServer(f.srv, f.ln))
+	done := errors.New("checked health")
+	g.Add(func() error {
+		resp, err := healthpb.NewHealthClient(f.conn).Check(context.Background(), &healthpb.HealthCheckRequest{})
+		if err != nil {
+			return err
+		}
+		if resp.Status != healthpb.HealthCheckResponse_SERVING {
+			return errors.New(resp.Status.String())
+		}
+		return done
+	}, func(error) {})
+	if err := g.Run(); !errors.Is(err, done) {
+		t.Fatalf("run.Group.Run() = %v, want the health check's result", err)
 	}
 }

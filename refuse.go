@@ -1,0 +1,66 @@
+package troupe
+
+import (
+	"errors"
+	"sync"
+	"time"
+)
+
+// refuse ends a Run that plan refused: no execute is called, but every
+// interrupt is, once and concurrently, with the refusal as its cause. The
+// contract calls every interrupt exactly once, and pairs may hold something
+// from the moment they were made: Signals has caught its signals, and a
+// server has its Listener. Run waits for the interrupts as it would in a
+// shutdown, up to a valid ShutdownTimeout.
+func refuse(actors []*Actor, invalid error, shutdownTimeout time.Duration) error {
+	var mu sync.Mutex
+	errs := []error{invalid}
+	ended := make([]bool, len(actors))
+	var wg sync.WaitGroup
+	for i, a := range actors {
+		if a.interrupt == nil {
+			ended[i] = true
+			continue
+		}
+		wg.Go(func() {
+			callInterrupt(a, invalid, func(err *ActorError) {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			})
+			mu.Lock()
+			ended[i] = true
+			mu.Unlock()
+		})
+	}
+	all := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(all)
+	}()
+	var deadline <-chan time.Time
+	if shutdownTimeout > 0 {
+		t := time.NewTimer(shutdownTimeout)
+		defer t.Stop()
+		deadline = t.C
+	}
+	select {
+	case <-all:
+	case <-deadline:
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var stragglers []string
+	for i, a := range actors {
+		if !ended[i] {
+			stragglers = append(stragglers, a.displayName())
+		}
+	}
+	if stragglers != nil {
+		errs = append(errs, &TimeoutError{Stragglers: stragglers, ShutdownTimeout: shutdownTimeout})
+	}
+	if len(errs) == 1 {
+		return invalid
+	}
+	return errors.Join(errs...)
+}
