@@ -256,3 +256,37 @@ func ExampleTLS() {
 	// hello over TLS
 	// Run returned <nil>
 }
+
+// CloseFunc runs a function at the shutdown, here to flush a buffer once
+// the worker that fills it has stopped.
+func ExampleCloseFunc() {
+	var g troupe.Group
+	var buffered []string
+	g.Go(func(ctx context.Context) error {
+		buffered = append(buffered, "event")
+		<-ctx.Done()
+		return nil
+	}).Name("worker")
+	g.Add(troupe.CloseFunc(func() error {
+		fmt.Println("flushed", len(buffered), "event")
+		return nil
+	})).Name("flush").StopAfter("worker")
+	g.Go(func(ctx context.Context) error { return nil }).Name("job")
+	g.Run()
+	// Output: flushed 1 event
+}
+
+// BeforeStop runs as the server begins to stop, before it refuses new
+// connections: the place to turn a health check or a readiness flag off.
+func ExampleBeforeStop() {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	var g troupe.Group
+	g.Add(troupe.HTTPServer(&http.Server{}, troupe.Listener(ln), troupe.BeforeStop(func() {
+		fmt.Println("not ready any more")
+	}))).Name("http")
+	g.Go(func(ctx context.Context) error { return nil }).Name("job")
+	fmt.Println("Run returned", g.Run())
+	// Output:
+	// not ready any more
+	// Run returned <nil>
+}

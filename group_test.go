@@ -908,3 +908,67 @@ func TestARefusedGroupWaitsForInterruptsOnlyUntilTheShutdownTimeout(t *testing.T
 		close(executed)
 	})
 }
+
+// An interrupt of a refused group that calls runtime.Goexit has ended: it
+// is reported as such, not also as a straggler.
+func TestARefusedGroupReportsAGoexitInAnInterruptOnlyAsSuch(t *testing.T) {
+	var g troupe.Group
+	g.Add(func() error { return nil }, func(error) { runtime.Goexit() }).Name("quitter")
+	g.Add(nil, nil)
+	err := g.Run()
+	if !errors.Is(err, troupe.ErrInvalid) || !strings.Contains(err.Error(), `actor "quitter": interrupt called runtime.Goexit`) {
+		t.Fatalf("Run() = %v, want ErrInvalid and the Goexit", err)
+	}
+	var te *troupe.TimeoutError
+	if errors.As(err, &te) {
+		t.Errorf("Run() = %v: names a straggler, though the interrupt ended and no deadline passed", err)
+	}
+}
+
+func TestEveryCycleIsReportedWithEveryOtherProblem(t *testing.T) {
+	var g troupe.Group
+	g.Add(newProbe(nil).pair()).Name("a").StopAfter("b")
+	g.Add(newProbe(nil).pair()).Name("b").StopAfter("a")
+	g.Add(newProbe(nil).pair()).Name("c").StopAfter("d")
+	g.Add(newProbe(nil).pair()).Name("d").StopAfter("c")
+	g.Add(newProbe(nil).pair()).Name("e").Timeout(-time.Second).StopAfter("nope")
+	err := g.Run()
+	for _, want := range []string{
+		"a stops after b stops after a",
+		"c stops after d stops after c",
+		`actor "e": negative Timeout -1s`,
+		`actor "e": StopAfter names unknown actor "nope"`,
+	} {
+		if !strings.Contains(fmt.Sprint(err), want) {
+			t.Errorf("Run() = %v\nwant it to mention %q", err, want)
+		}
+	}
+}
+
+// Every execute returns at once and every interrupt blocks, with a Timeout
+// of a nanosecond: Run stops waiting when the Timeouts pass, and must name
+// every actor, whose interrupt is still running. An actor left out had its
+// Timeout start before its interrupt was counted as begun. Real time, not
+// synctest: the window was between two statements of one goroutine.
+func TestAnActorWhoseTimeoutPassedIsNamedWhileItsInterruptRuns(t *testing.T) {
+	const n = 64
+	for iteration := range 300 {
+		var g troupe.Group
+		release := make(chan struct{})
+		var ended sync.WaitGroup
+		ended.Add(n)
+		for range n {
+			g.Add(func() error { return nil }, func(error) {
+				defer ended.Done()
+				<-release
+			}).Timeout(time.Nanosecond)
+		}
+		err := g.Run()
+		close(release)
+		ended.Wait()
+		var te *troupe.TimeoutError
+		if !errors.As(err, &te) || len(te.Stragglers) != n {
+			t.Fatalf("iteration %d: Run() = %v, want all %d actors named", iteration, err, n)
+		}
+	}
+}

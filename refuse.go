@@ -23,14 +23,16 @@ func refuse(actors []*Actor, invalid error, shutdownTimeout time.Duration) error
 			continue
 		}
 		wg.Go(func() {
+			defer func() { // deferred: an interrupt that calls runtime.Goexit has ended too
+				mu.Lock()
+				ended[i] = true
+				mu.Unlock()
+			}()
 			callInterrupt(a, invalid, func(err *ActorError) {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
 			})
-			mu.Lock()
-			ended[i] = true
-			mu.Unlock()
 		})
 	}
 	all := make(chan struct{})

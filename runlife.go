@@ -43,3 +43,8 @@ func (l *runLife) end() {
 		f()
 	}
 }
+
+// runJoiner is an error that wants to know the Run that hears of it: the
+// SignalError of a Signals actor, whose watch must report through the
+// group even before the actor's own interrupt comes.
+type runJoiner interface{ joinRun(*runLife) }

@@ -203,8 +203,10 @@ func (r *runner) interrupt(a *Actor) {
 			r.events <- event{a, interruptEnded, nil}
 		}
 	}()
-	r.startTimer(a)
+	// Begun before its Timeout starts: an actor whose Timeout has passed
+	// must be named if its interrupt is still running when Run returns.
 	a.calling.Store(true)
+	r.startTimer(a)
 	callInterrupt(a, r.cause, func(err *ActorError) {
 		r.log.interruptFailed(err)
 		r.mu.Lock()
@@ -266,6 +268,10 @@ func (r *runner) record(ev event) *ActorError {
 	}
 	r.running--
 	r.settle(a)
+	var joiner runJoiner
+	if ev.err != nil && errors.As(ev.err, &joiner) {
+		joiner.joinRun(r.life)
+	}
 	failure := !r.isEcho(a, ev.err)
 	r.log.returned(a, ev.err, failure)
 	if !failure {

@@ -25,6 +25,17 @@ var ErrSignal = errors.New("troupe: received signal")
 type SignalError struct {
 	// Signal is the signal that arrived.
 	Signal os.Signal
+
+	actor *signalActor // the Signals actor that returned it, if any
+}
+
+// joinRun lets the Run that hears of the signal tell the actor's
+// second-signal watch where to report before it interrupts the actor,
+// which with StopAfter may be much later.
+func (e *SignalError) joinRun(l *runLife) {
+	if e.actor != nil {
+		e.actor.joinRun(l)
+	}
 }
 
 // Error names the signal.
@@ -86,14 +97,15 @@ func Signals(sigs ...os.Signal) (execute func() error, interrupt func(error)) {
 }
 
 type signalActor struct {
-	arrived chan os.Signal
-	stop    chan struct{} // closed by the interrupt
-	quit    chan struct{} // closed to end the second-signal watch
-	life    chan *runLife // the interrupting Run, for the watch
-	once    sync.Once     // for the interrupt
-	mu      sync.Mutex    // guards the two below
-	done    bool          // the signals have been released
-	watch   chan struct{} // closed when the watch ends; nil before execute
+	arrived     chan os.Signal
+	stop        chan struct{} // closed by the interrupt
+	quit        chan struct{} // closed to end the second-signal watch
+	life        chan *runLife // the interrupting Run, for the watch
+	once        sync.Once     // for the interrupt
+	releaseOnce sync.Once
+	mu          sync.Mutex    // guards the two below
+	done        bool          // the signals have been released
+	watch       chan struct{} // closed when the watch ends; nil before execute
 }
 
 func (s *signalActor) execute() error {
@@ -112,35 +124,48 @@ func (s *signalActor) execute() error {
 	}
 	go s.watchDuringShutdown(first, watching)
 	if first != nil {
-		return &SignalError{Signal: first}
+		return &SignalError{Signal: first, actor: s}
 	}
 	return nil
 }
 
 func (s *signalActor) interrupt(cause error) {
 	s.once.Do(func() {
-		close(s.stop)
 		var ae *ActorError
 		if errors.As(cause, &ae) && ae.run != nil {
-			s.life <- ae.run
-			ae.run.whenEnded(s.release)
+			s.joinRun(ae.run) // before the stop, so that the watch knows it from its start
+			close(s.stop)
 			return
 		}
+		close(s.stop)
 		s.release()
 	})
 }
 
+// joinRun tells the watch which Run it serves, and keeps the signals
+// caught until that Run returns. It may come twice: from the Run that
+// heard the actor's signal, and from its interrupt.
+func (s *signalActor) joinRun(l *runLife) {
+	select {
+	case s.life <- l:
+	default: // the watch has one already
+	}
+	l.whenEnded(s.release)
+}
+
 // release gives the signals back their default action, and ends the watch.
 func (s *signalActor) release() {
-	s.mu.Lock()
-	s.done = true
-	watching := s.watch
-	s.mu.Unlock()
-	signal.Stop(s.arrived)
-	close(s.quit)
-	if watching != nil {
-		<-watching
-	}
+	s.releaseOnce.Do(func() {
+		s.mu.Lock()
+		s.done = true
+		watching := s.watch
+		s.mu.Unlock()
+		signal.Stop(s.arrived)
+		close(s.quit)
+		if watching != nil {
+			<-watching
+		}
+	})
 }
 
 // watchDuringShutdown keeps the signals caught while the group shuts down.
@@ -156,6 +181,14 @@ func (s *signalActor) watchDuringShutdown(last os.Signal, watching chan struct{}
 		case <-s.quit:
 			return
 		case sig := <-s.arrived:
+			if lifeKnown != nil {
+				// The interrupt may have told already; select picks at random.
+				select {
+				case life = <-lifeKnown:
+					lifeKnown = nil
+				default:
+				}
+			}
 			if last == nil {
 				noteSignal(life, sig)
 			} else {

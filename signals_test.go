@@ -43,19 +43,26 @@ func runChild(scenario string) int {
 			fmt.Printf("last words on %v, status %d\n", sig, status)
 			os.Exit(3)
 		}
-	case "opt-out":
+	case "opt-out", "late-signals":
 		g.OnSecondSignal = func(sig os.Signal, status int) { fmt.Println("ignored", sig) }
 	}
-	g.Add(troupe.Signals()).Name("signals")
+	signals := g.Add(troupe.Signals()).Name("signals")
 	release := make(chan struct{})
-	g.Add(func() error { <-release; return nil }, func(error) {
+	slow := g.Add(func() error { <-release; return nil }, func(error) {
 		fmt.Println("stopping")
 		if scenario == "graceful" {
 			close(release)
 		}
 		// Otherwise the actor ignores its interrupt, so only a second
 		// signal, or a line on stdin, can end it.
-	}).Name("slow").StopAfter("signals") // so "stopping" means the signal actor has returned
+	}).Name("slow")
+	if scenario == "late-signals" {
+		// The signal actor's own interrupt comes only after slow's, which
+		// never ends on its own: the Run must reach its watch without it.
+		signals.StopAfter("slow")
+	} else {
+		slow.StopAfter("signals") // so "stopping" means the signal actor has returned
+	}
 	stdinLine := make(chan struct{})
 	go func() {
 		bufio.NewReader(os.Stdin).ReadString('\n')
@@ -65,7 +72,7 @@ func runChild(scenario string) int {
 	case "stuck-after-failure":
 		// Fail only once the parent is listening, so it sees "stopping".
 		g.Add(func() error { <-stdinLine; return errors.New("database lost") }, func(error) {}).Name("db")
-	case "opt-out":
+	case "opt-out", "late-signals":
 		go func() { <-stdinLine; close(release) }()
 	}
 	fmt.Println("ready")
@@ -409,15 +416,19 @@ func TestOnSecondSignalRunsLastWordsInsteadOfExiting(t *testing.T) {
 }
 
 func TestOnSecondSignalCanOptOutOfTheExit(t *testing.T) {
-	c := startChild(t, "opt-out")
-	c.await("ready")
-	c.signal(syscall.SIGTERM)
-	c.await("stopping")
-	c.signal(syscall.SIGINT)
-	c.await("ignored interrupt")
-	fmt.Fprintln(c.stdin) // lets the slow actor return: the shutdown ends normally
-	if want, have := 0, c.wait(); want != have {
-		t.Fatalf("exit status: want %d, have %d; stderr:\n%s", want, have, c.stderr.String())
+	for _, scenario := range []string{"opt-out", "late-signals"} {
+		t.Run(scenario, func(t *testing.T) {
+			c := startChild(t, scenario)
+			c.await("ready")
+			c.signal(syscall.SIGTERM)
+			c.await("stopping")
+			c.signal(syscall.SIGINT)
+			c.await("ignored interrupt")
+			fmt.Fprintln(c.stdin) // lets the slow actor return: the shutdown ends normally
+			if want, have := 0, c.wait(); want != have {
+				t.Fatalf("exit status: want %d, have %d; stderr:\n%s", want, have, c.stderr.String())
+			}
+		})
 	}
 }
 

@@ -66,18 +66,23 @@ func plan(actors []*Actor, shutdownTimeout time.Duration) ([][]*Actor, error) {
 			}
 		}
 	}
+	var stages [][]*Actor // nil: one stage of every actor
+	if ordered {
+		var cycles []error
+		stages, cycles = stagesByDepth(actors, byName)
+		errs = append(errs, cycles...)
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	if !ordered {
-		return nil, nil // one stage: every actor
-	}
-	return stagesByDepth(actors, byName)
+	return stages, nil
 }
 
-// stagesByDepth assigns stages by depth-first search; a grey node met again
-// is a cycle, reported with its path.
-func stagesByDepth(actors []*Actor, byName map[string]*Actor) ([][]*Actor, error) {
+// stagesByDepth assigns stages by depth-first search. A grey actor met
+// again closes a cycle, reported with its path; the search goes on, so that
+// every cycle is reported with every other problem. Names that plan has
+// already refused (unknown, or the actor itself) are skipped.
+func stagesByDepth(actors []*Actor, byName map[string]*Actor) ([][]*Actor, []error) {
 	const (
 		white = iota
 		grey
@@ -85,34 +90,38 @@ func stagesByDepth(actors []*Actor, byName map[string]*Actor) ([][]*Actor, error
 	)
 	color := make([]uint8, len(actors))
 	var path []*Actor
-	var visit func(a *Actor) error
-	visit = func(a *Actor) error {
-		switch color[a.index] {
-		case black:
-			return nil
-		case grey:
-			return cycleError(path, a)
-		}
+	var cycles []error
+	var visit func(a *Actor)
+	visit = func(a *Actor) {
 		color[a.index] = grey
 		path = append(path, a)
 		a.stage = 0
 		for _, dep := range a.stopAfter {
 			d := byName[dep]
-			if err := visit(d); err != nil {
-				return err
+			if d == nil || d == a {
+				continue
+			}
+			switch color[d.index] {
+			case grey:
+				cycles = append(cycles, cycleError(path, d))
+				continue
+			case white:
+				visit(d)
 			}
 			a.stage = max(a.stage, d.stage+1)
 		}
 		path = path[:len(path)-1]
 		color[a.index] = black
-		return nil
 	}
 	depth := 0
 	for _, a := range actors {
-		if err := visit(a); err != nil {
-			return nil, err
+		if color[a.index] == white {
+			visit(a)
 		}
 		depth = max(depth, a.stage+1)
+	}
+	if cycles != nil {
+		return nil, cycles
 	}
 	stages := make([][]*Actor, depth)
 	for _, a := range actors {
