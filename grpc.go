@@ -30,7 +30,10 @@ type GracefulServer interface {
 // Serve returns on its own (it failed, or other code stopped the server),
 // execute stops the server gracefully itself before returning. An
 // interrupt before execute begins is safe: it stops the server and closes
-// ln, and execute then returns nil. [Listener] is ignored here.
+// ln, and execute then returns nil. If other code stops the server before
+// execute has called Serve, Serve's error (grpc.ErrServerStopped) is
+// execute's error: troupe does not import grpc to tell it from a failure.
+// [Listener] is ignored here.
 func GRPCServer(srv GracefulServer, ln net.Listener, opts ...ServerOption) (execute func() error, interrupt func(error)) {
 	if isNil(srv) {
 		panic("troupe: GRPCServer: nil server")

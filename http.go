@@ -24,42 +24,51 @@ import (
 // in-flight request. The interrupt returns at once and the drain goes on in
 // the background, so servers drain in parallel even in a plain run.Group.
 //
-// If the drain overruns, the requests still in flight are cut: their
-// connections stop taking writes, so a cut request never gets a response,
-// not even one its handler writes once cancelled; then their contexts are
-// cancelled with the shutdown's cause, which [context.Cause] gives every
-// handler; then the server is closed.
+// If the drain overruns, the requests still in flight are cut: a cut
+// request gets no response, not even one its handler writes once
+// cancelled; every handler's context is cancelled with the shutdown's
+// cause, which [context.Cause] gives it; and the server is closed. After a
+// drain, cut or clean, the requests' contexts are cancelled with the cause,
+// which tells the handlers that Shutdown does not wait for (those of
+// hijacked connections, such as websockets) that the server has stopped.
 //
-// Execute returns only once the server has stopped and drained, whoever
-// stopped it: after the interrupt, after Serve failed, or after other code
-// called srv.Shutdown or srv.Close. It returns nil after a clean drain, an
-// error matching [ErrDrainTimeout] after a cut one, and the listener's
-// Close error if that failed. An interrupt before execute begins is safe:
-// it closes the [Listener], and execute then returns nil.
+// Execute returns only once the server has stopped and every handler has
+// returned, whoever stopped it: the interrupt, a Serve that failed, or
+// other code calling srv.Shutdown or srv.Close. A handler that ignores its
+// context therefore holds execute, bounded by [Group.ShutdownTimeout], so
+// that what a later stop stage closes (a database) is no longer in use.
+// Execute returns nil after a clean drain, an error matching
+// [ErrDrainTimeout] after one that cut requests (a deadline that passed
+// with connections open but no request in flight cuts nothing), and the
+// listener's Close error if that failed. An interrupt before execute begins
+// is safe: it closes the [Listener], and execute then returns nil.
 //
-// HTTPServer sets srv.BaseContext and srv.ConnState, calling any that the
-// caller set before, so that it can find the requests to cut.
+// Execute sets srv.BaseContext, srv.ConnState and srv.Handler, calling
+// the ones the caller set, and serves connections wrapped so that the cut
+// can stop their writes; a hook that needs the accepted connection itself
+// gets it from the wrapper's NetConn method, as from a *tls.Conn's. A
+// [Listener] that yields *tls.Conn is served as it is, and its cut falls
+// back to a write deadline in the past, which HTTP/2's WriteByteTimeout
+// overrides: serve TLS with the [TLS] option for the exact cut.
 func HTTPServer(srv *http.Server, opts ...ServerOption) (execute func() error, interrupt func(error)) {
 	if srv == nil {
 		panic("troupe: HTTPServer: nil *http.Server")
 	}
-	s := &httpActor{srv: srv, opts: buildServerOptions(opts), drained: make(chan struct{})}
-	s.hook()
+	s := &httpActor{srv: srv, opts: buildServerOptions(opts), drained: make(chan struct{}), requests: newRequests()}
 	return s.execute, s.interrupt
 }
 
 type httpActor struct {
 	srv      *http.Server
 	opts     serverOptions
+	requests *requests
 	drained  chan struct{} // closed when the drain has finished
 	drainErr error         // set before drained is closed
 
-	mu          sync.Mutex
-	phase       serverPhase
-	draining    bool
-	cause       error // the interrupt's, for the requests cut at the deadline
-	baseCancels []context.CancelCauseFunc
-	conns       map[net.Conn]struct{}
+	mu       sync.Mutex
+	phase    serverPhase
+	draining bool
+	cause    error // the interrupt's: the requests' contexts are cancelled with it
 }
 
 // serverPhase is where a server adapter stands, between its execute and
@@ -71,41 +80,6 @@ const (
 	serving                  // execute has begun; it waits for the stop
 	stoppedEarly             // interrupted before execute began
 )
-
-// hook makes the server report its connections and requests' contexts to
-// the adapter, keeping the caller's own hooks.
-func (s *httpActor) hook() {
-	userBase, userConnState := s.srv.BaseContext, s.srv.ConnState
-	s.srv.BaseContext = func(ln net.Listener) context.Context {
-		parent := context.Background()
-		if userBase != nil {
-			parent = userBase(ln)
-		}
-		ctx, cancel := context.WithCancelCause(parent)
-		s.mu.Lock()
-		s.baseCancels = append(s.baseCancels, cancel)
-		s.mu.Unlock()
-		return ctx
-	}
-	s.srv.ConnState = func(c net.Conn, state http.ConnState) {
-		switch state {
-		case http.StateNew:
-			s.mu.Lock()
-			if s.conns == nil {
-				s.conns = make(map[net.Conn]struct{})
-			}
-			s.conns[c] = struct{}{}
-			s.mu.Unlock()
-		case http.StateHijacked, http.StateClosed:
-			s.mu.Lock()
-			delete(s.conns, c)
-			s.mu.Unlock()
-		}
-		if userConnState != nil {
-			userConnState(c, state)
-		}
-	}
-}
 
 func (s *httpActor) execute() error {
 	s.mu.Lock()
@@ -120,17 +94,18 @@ func (s *httpActor) execute() error {
 	if err != nil {
 		return errors.Join(err, s.awaitDrain(false))
 	}
+	s.requests.hook(s.srv)
+	served := &cutListener{Listener: ln, q: s.requests}
 	if s.opts.tls {
-		err = s.srv.ServeTLS(ln, s.opts.certFile, s.opts.keyFile)
+		err = s.srv.ServeTLS(served, s.opts.certFile, s.opts.keyFile)
 	} else {
-		err = s.srv.Serve(ln)
+		err = s.srv.Serve(served)
 	}
-	addr := ln.Addr()
 	ln.Close() // Serve closed it, but ServeTLS does not when the certificate fails to load
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	} else {
-		err = fmt.Errorf("troupe: http server on %s: %w", addr, err)
+		err = fmt.Errorf("troupe: http server on %s: %w", ln.Addr(), err)
 	}
 	return errors.Join(err, s.awaitDrain(true))
 }
@@ -209,41 +184,30 @@ func (s *httpActor) drain() {
 	err := s.srv.Shutdown(ctx)
 	switch {
 	case err == nil:
+		s.requests.cancel(s.stopCause(http.ErrServerClosed))
 	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
-		err = errors.Join(
-			fmt.Errorf("troupe: http drain did not finish within %v; requests cut: %w", s.opts.drainTimeout, ErrDrainTimeout),
-			s.cut())
+		cutAny := s.requests.inFlight()
+		s.requests.cut(s.stopCause(ErrDrainTimeout))
+		err = s.srv.Close()
+		if cutAny {
+			err = errors.Join(fmt.Errorf("troupe: http drain did not finish within %v; requests cut: %w", s.opts.drainTimeout, ErrDrainTimeout), err)
+		}
 	default:
 		// Shutdown drained in time and reports the listener's Close.
+		s.requests.cancel(s.stopCause(http.ErrServerClosed))
 		err = fmt.Errorf("troupe: http server: closing the listener: %w", err)
 	}
+	s.requests.awaitHandlers()
 	s.drainErr = errors.Join(hookErr, err)
 }
 
-// cut ends the requests still in flight at the drain deadline. The order
-// matters: connections stop taking writes first, so that a handler which
-// answers its cancellation cannot get a response out; then every request's
-// context is cancelled with the cause, synchronously, so that no handler
-// sees the plain context.Canceled of a closed connection first; only then
-// is the server closed.
-func (s *httpActor) cut() error {
+// stopCause is what the requests' contexts are cancelled with: the
+// interrupt's cause or, when other code stopped the server, fallback.
+func (s *httpActor) stopCause(fallback error) error {
 	s.mu.Lock()
-	cause := s.cause
-	conns := make([]net.Conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
+	defer s.mu.Unlock()
+	if s.cause == nil {
+		return fallback
 	}
-	cancels := s.baseCancels
-	s.mu.Unlock()
-	if cause == nil {
-		cause = ErrDrainTimeout // nobody interrupted: other code began the stop
-	}
-	past := time.Unix(1, 0)
-	for _, c := range conns {
-		c.SetWriteDeadline(past)
-	}
-	for _, cancel := range cancels {
-		cancel(cause)
-	}
-	return s.srv.Close()
+	return s.cause
 }

@@ -15,17 +15,21 @@ import (
 func refuse(actors []*Actor, invalid error, shutdownTimeout time.Duration) error {
 	var mu sync.Mutex
 	errs := []error{invalid}
-	ended := make([]bool, len(actors))
+	// running is true from an interrupt's start to its end: only those
+	// are stragglers, as in a shutdown.
+	running := make([]bool, len(actors))
 	var wg sync.WaitGroup
 	for i, a := range actors {
 		if a.interrupt == nil {
-			ended[i] = true
 			continue
 		}
 		wg.Go(func() {
+			mu.Lock()
+			running[i] = true
+			mu.Unlock()
 			defer func() { // deferred: an interrupt that calls runtime.Goexit has ended too
 				mu.Lock()
-				ended[i] = true
+				running[i] = false
 				mu.Unlock()
 			}()
 			callInterrupt(a, invalid, func(err *ActorError) {
@@ -54,7 +58,7 @@ func refuse(actors []*Actor, invalid error, shutdownTimeout time.Duration) error
 	defer mu.Unlock()
 	var stragglers []string
 	for i, a := range actors {
-		if !ended[i] {
+		if running[i] {
 			stragglers = append(stragglers, a.displayName())
 		}
 	}

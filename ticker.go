@@ -82,15 +82,19 @@ type tickerActor struct {
 
 func (t *tickerActor) execute() error {
 	start := time.Now()
+	delay := time.Duration(0) // the current run's jitter
 	if t.opts.atStart {
-		if !t.sleep(t.jitter()) {
+		delay = t.jitter()
+		if !t.sleep(delay) {
 			return nil
 		}
 		if err := t.run(); err != nil {
 			return err
 		}
 	}
-	timer := time.NewTimer(t.untilNextTick(start))
+	wait, next := t.untilNextTick(start, delay)
+	delay = next
+	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	for {
 		select {
@@ -100,17 +104,23 @@ func (t *tickerActor) execute() error {
 			if err := t.run(); err != nil {
 				return err
 			}
-			timer.Reset(t.untilNextTick(start))
+			wait, delay = t.untilNextTick(start, delay)
+			timer.Reset(wait)
 		}
 	}
 }
 
-// untilNextTick is the wait until the first tick, counted from start, that
-// is still ahead: ticks that passed during a slow run are skipped.
-func (t *tickerActor) untilNextTick(start time.Time) time.Duration {
+// untilNextTick gives the wait until the next run, and that run's jitter.
+// The next tick is the first, counted from start, after the moment the
+// last run would have ended had it not been delayed by its jitter: a run
+// that takes longer than the interval skips the ticks it covered, and
+// jitter alone never makes one skipped. A jittered tick already past runs
+// at once.
+func (t *tickerActor) untilNextTick(start time.Time, lastJitter time.Duration) (wait, jitter time.Duration) {
 	now := time.Now()
-	ticks := now.Sub(start)/t.interval + 1
-	return start.Add(ticks*t.interval).Sub(now) + t.jitter()
+	ticks := now.Add(-lastJitter).Sub(start)/t.interval + 1
+	jitter = t.jitter()
+	return max(0, start.Add(ticks*t.interval+jitter).Sub(now)), jitter
 }
 
 func (t *tickerActor) jitter() time.Duration {
