@@ -38,18 +38,23 @@ import (
 // context therefore holds execute, bounded by [Group.ShutdownTimeout], so
 // that what a later stop stage closes (a database) is no longer in use.
 // Execute returns nil after a clean drain, an error matching
-// [ErrDrainTimeout] after one that cut requests (a deadline that passed
-// with connections open but no request in flight cuts nothing), and the
-// listener's Close error if that failed. An interrupt before execute begins
+// [ErrDrainTimeout] after one that cut requests, and the listener's Close
+// error if that failed. A deadline that passed with connections open but
+// no request in flight cut nothing, and neither did one that cut a request
+// whose header had not all arrived: no handler had begun it. An interrupt before execute begins
 // is safe: it closes the [Listener], and execute then returns nil.
+//
+// Execute also waits until every connection has closed and the caller's
+// ConnState hook has returned for it, so that no hook runs after Run.
 //
 // Execute sets srv.BaseContext, srv.ConnState and srv.Handler, calling
 // the ones the caller set, and serves connections wrapped so that the cut
-// can stop their writes; a hook that needs the accepted connection itself
-// gets it from the wrapper's NetConn method, as from a *tls.Conn's. A
-// [Listener] that yields *tls.Conn is served as it is, and its cut falls
-// back to a write deadline in the past, which HTTP/2's WriteByteTimeout
-// overrides: serve TLS with the [TLS] option for the exact cut.
+// can stop their writes. A hook or a handler that hijacks gets the
+// wrapper: its NetConn method gives the accepted connection, as a
+// *tls.Conn's does, and it is a syscall.Conn when that is. A [Listener]
+// that yields *tls.Conn is served as it is, and its cut falls back to a
+// write deadline in the past, which HTTP/2's WriteByteTimeout overrides:
+// serve TLS with the [TLS] option for the exact cut.
 func HTTPServer(srv *http.Server, opts ...ServerOption) (execute func() error, interrupt func(error)) {
 	if srv == nil {
 		panic("troupe: HTTPServer: nil *http.Server")
@@ -101,13 +106,20 @@ func (s *httpActor) execute() error {
 	} else {
 		err = s.srv.Serve(served)
 	}
-	ln.Close() // Serve closed it, but ServeTLS does not when the certificate fails to load
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	} else {
 		err = fmt.Errorf("troupe: http server on %s: %w", ln.Addr(), err)
 	}
-	return errors.Join(err, s.awaitDrain(true))
+	drainErr := s.awaitDrain(true)
+	// Serve closed the listener, except when a certificate failed to load;
+	// Close again gives the first Close's error, which a Shutdown that
+	// overran its deadline does not report.
+	var closeErr error
+	if cerr := served.Close(); cerr != nil {
+		closeErr = fmt.Errorf("troupe: http server: closing the listener: %w", cerr)
+	}
+	return errors.Join(err, drainErr, closeErr)
 }
 
 func (s *httpActor) listen() (net.Listener, error) {
@@ -181,23 +193,20 @@ func (s *httpActor) drain() {
 	// A fresh context: see HTTPServer.
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
-	err := s.srv.Shutdown(ctx)
-	switch {
-	case err == nil:
-		s.requests.cancel(s.stopCause(http.ErrServerClosed))
-	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+	// Shutdown's other errors are the listener's Close, which execute
+	// reports.
+	var err error
+	if shutdownErr := s.srv.Shutdown(ctx); ctx.Err() != nil && errors.Is(shutdownErr, ctx.Err()) {
 		cutAny := s.requests.inFlight()
 		s.requests.cut(s.stopCause(ErrDrainTimeout))
-		err = s.srv.Close()
+		s.srv.Close() // its listeners are closed already, and their errors are execute's
 		if cutAny {
-			err = errors.Join(fmt.Errorf("troupe: http drain did not finish within %v; requests cut: %w", s.opts.drainTimeout, ErrDrainTimeout), err)
+			err = fmt.Errorf("troupe: http drain did not finish within %v; requests cut: %w", s.opts.drainTimeout, ErrDrainTimeout)
 		}
-	default:
-		// Shutdown drained in time and reports the listener's Close.
+	} else {
 		s.requests.cancel(s.stopCause(http.ErrServerClosed))
-		err = fmt.Errorf("troupe: http server: closing the listener: %w", err)
 	}
-	s.requests.awaitHandlers()
+	s.requests.awaitQuiet()
 	s.drainErr = errors.Join(hookErr, err)
 }
 

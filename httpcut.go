@@ -3,11 +3,14 @@ package troupe
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -20,10 +23,11 @@ type requests struct {
 	cancelled chan struct{} // closed once every request has the cause: the waiting writes fail
 
 	mu          sync.Mutex
+	cutBegun    bool
 	baseCancels []context.CancelCauseFunc
-	conns       map[net.Conn]http.ConnState // as ConnState reported them
+	conns       map[net.Conn]http.ConnState // as ConnState reported them, until closed or hijacked
 	handlers    int                         // handlers running
-	noHandlers  chan struct{}               // closed when handlers drops to 0, if someone waits
+	quiet       chan struct{}               // closed when neither handlers nor conns are left, if someone waits
 }
 
 func newRequests() *requests {
@@ -45,24 +49,28 @@ func (q *requests) hook(srv *http.Server) {
 		return ctx
 	}
 	srv.ConnState = func(c net.Conn, state http.ConnState) {
-		q.mu.Lock()
 		switch state {
 		case http.StateHijacked, http.StateClosed:
+			if state == http.StateHijacked {
+				q.hijacked(c)
+			}
+			// The caller's hook first: a connection counts until its last
+			// hook has returned, so that none runs after execute.
+			if userConnState != nil {
+				userConnState(c, state)
+			}
+			q.mu.Lock()
 			delete(q.conns, c)
-		default:
-			if q.conns == nil {
-				q.conns = make(map[net.Conn]http.ConnState)
-			}
-			q.conns[c] = state
+			q.checkQuiet()
+			q.mu.Unlock()
+			return
 		}
+		q.mu.Lock()
+		if q.conns == nil {
+			q.conns = make(map[net.Conn]http.ConnState)
+		}
+		q.conns[c] = state
 		q.mu.Unlock()
-		if state == http.StateHijacked {
-			// The handler owns the connection now: the cut must not
-			// block its writes, which only it can end.
-			if cc := asCutConn(c); cc != nil {
-				cc.hijacked.Store(true)
-			}
-		}
 		if userConnState != nil {
 			userConnState(c, state)
 		}
@@ -78,6 +86,21 @@ func (q *requests) hook(srv *http.Server) {
 	})
 }
 
+// hijacked hands a connection to its handler: the cut must not block its
+// writes, which only the handler can end. A hijack once the cut has begun
+// is a handler answering its cancellation, and stays cut.
+func (q *requests) hijacked(c net.Conn) {
+	cc := asCutConn(c)
+	if cc == nil {
+		return
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !q.cutBegun {
+		cc.hijacked.Store(true)
+	}
+}
+
 func (q *requests) handlerBegan() {
 	q.mu.Lock()
 	q.handlers++
@@ -87,33 +110,42 @@ func (q *requests) handlerBegan() {
 func (q *requests) handlerEnded() {
 	q.mu.Lock()
 	q.handlers--
-	if q.handlers == 0 && q.noHandlers != nil {
-		close(q.noHandlers)
-		q.noHandlers = nil
-	}
+	q.checkQuiet()
 	q.mu.Unlock()
 }
 
-// awaitHandlers waits until no handler runs. Shutdown does not wait for
-// all of them (those of hijacked connections, of HTTP/2 streams their
-// client reset) and Close waits for none.
-func (q *requests) awaitHandlers() {
+// checkQuiet wakes awaitQuiet; q.mu is held.
+func (q *requests) checkQuiet() {
+	if q.handlers == 0 && len(q.conns) == 0 && q.quiet != nil {
+		close(q.quiet)
+		q.quiet = nil
+	}
+}
+
+// awaitQuiet waits until no handler runs and every connection has closed
+// or been hijacked, its hooks returned. Shutdown does not wait for all
+// handlers (those of hijacked connections, of HTTP/2 streams their client
+// reset), nor for the connections it closes itself; Close waits for
+// neither.
+func (q *requests) awaitQuiet() {
 	q.mu.Lock()
-	if q.handlers == 0 {
+	if q.handlers == 0 && len(q.conns) == 0 {
 		q.mu.Unlock()
 		return
 	}
-	if q.noHandlers == nil {
-		q.noHandlers = make(chan struct{})
+	if q.quiet == nil {
+		q.quiet = make(chan struct{})
 	}
-	wait := q.noHandlers
+	wait := q.quiet
 	q.mu.Unlock()
 	<-wait
 }
 
 // inFlight reports whether a request is being served: a handler runs, or a
-// connection has begun to send a request (StateActive). A connection that
-// is only open (StateNew, StateIdle) has no request to cut.
+// connection has sent a whole request header (StateActive). A connection
+// that is only open (StateNew, StateIdle) has no request to cut, nor has
+// one whose header has not all arrived: no handler has begun it, and its
+// client may safely send it again.
 func (q *requests) inFlight() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -141,6 +173,9 @@ func (q *requests) inFlight() bool {
 // of the caller's) gets a write deadline in the past instead, which
 // HTTP/2's WriteByteTimeout would override.
 func (q *requests) cut(cause error) {
+	q.mu.Lock()
+	q.cutBegun = true
+	q.mu.Unlock()
 	close(q.cutting)
 	q.mu.Lock()
 	var unwrapped []net.Conn
@@ -171,10 +206,18 @@ func (q *requests) cancel(cause error) {
 }
 
 // cutListener wraps the connections it accepts so that the cut can stop
-// their writes.
+// their writes. It remembers its Close error, which Shutdown drops when
+// its deadline passes.
 type cutListener struct {
 	net.Listener
-	q *requests
+	q         *requests
+	closeOnce sync.Once
+	closeErr  error
+}
+
+func (l *cutListener) Close() error {
+	l.closeOnce.Do(func() { l.closeErr = l.Listener.Close() })
+	return l.closeErr
 }
 
 func (l *cutListener) Accept() (net.Conn, error) {
@@ -191,9 +234,10 @@ func (l *cutListener) Accept() (net.Conn, error) {
 }
 
 // cutConn is a served connection whose writes wait from the moment the cut
-// begins until every request has been cancelled, and then fail. Its
-// NetConn method gives the connection it wraps, for ConnState and
-// ConnContext hooks that need it, as [tls.Conn.NetConn] does.
+// begins until every request has been cancelled, and then fail. Hooks and
+// handlers that hijack get it rather than the *net.TCPConn: its NetConn
+// method gives the connection it wraps, as [tls.Conn.NetConn] does, and it
+// is a syscall.Conn when that connection is.
 type cutConn struct {
 	net.Conn
 	q        *requests
@@ -210,15 +254,65 @@ func (c *cutConn) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
-// ReadFrom keeps sendfile for responses served from files.
+// sendfileChunk is how much of a file goes out between two checks for the
+// cut.
+const sendfileChunk = 1 << 20
+
+// ReadFrom keeps sendfile for responses served from files, in chunks with
+// a check for the cut between them. Any other source is copied through
+// Write, so that every write is checked: a plain copy by the socket would
+// let a handler relay a response once cancelled.
 func (c *cutConn) ReadFrom(r io.Reader) (int64, error) {
-	if err := c.checkCut(); err != nil {
-		return 0, err
+	rf, ok := c.Conn.(io.ReaderFrom)
+	file, limit := fileSource(r)
+	if !ok || file == nil {
+		return io.Copy(struct{ io.Writer }{c}, r)
 	}
-	if rf, ok := c.Conn.(io.ReaderFrom); ok {
-		return rf.ReadFrom(r)
+	var total int64
+	for {
+		if err := c.checkCut(); err != nil {
+			return total, err
+		}
+		n := int64(sendfileChunk)
+		if limit != nil {
+			if limit.N <= 0 {
+				return total, nil
+			}
+			n = min(n, limit.N)
+		}
+		// One level of LimitedReader over the file, or sendfile is off.
+		written, err := rf.ReadFrom(&io.LimitedReader{R: file, N: n})
+		total += written
+		if limit != nil {
+			limit.N -= written
+		}
+		if err != nil || written < n {
+			return total, err
+		}
 	}
-	return io.Copy(struct{ io.Writer }{c}, r)
+}
+
+// fileSource finds the file that sendfile can serve in a copy's source, as
+// net/http hands it: the file, or a LimitedReader over it.
+func fileSource(r io.Reader) (*os.File, *io.LimitedReader) {
+	switch v := r.(type) {
+	case *os.File:
+		return v, nil
+	case *io.LimitedReader:
+		if f, ok := v.R.(*os.File); ok {
+			return f, v
+		}
+	}
+	return nil, nil
+}
+
+// SyscallConn gives the socket of the connection c wraps, for code that
+// reaches it through syscall.Conn after a hijack.
+func (c *cutConn) SyscallConn() (syscall.RawConn, error) {
+	if sc, ok := c.Conn.(syscall.Conn); ok {
+		return sc.SyscallConn()
+	}
+	return nil, errors.New("troupe: the connection has no system socket")
 }
 
 // CloseWrite keeps net/http's graceful close of TCP connections.
