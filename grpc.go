@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"sync"
 	"time"
 )
 
@@ -41,36 +40,27 @@ func GRPCServer(srv GracefulServer, ln net.Listener, opts ...ServerOption) (exec
 	if isNil(ln) {
 		panic("troupe: GRPCServer: nil listener")
 	}
-	s := &grpcActor{srv: srv, ln: ln, opts: buildServerOptions(opts), stopped: make(chan struct{})}
+	s := &grpcActor{srv: srv, ln: ln, opts: buildServerOptions(opts), stop: newServerStop()}
 	return s.execute, s.interrupt
 }
 
 type grpcActor struct {
-	srv     GracefulServer
-	ln      net.Listener
-	opts    serverOptions
-	stopped chan struct{} // closed when the stop has finished
-	stopErr error         // set before stopped is closed
-
-	mu       sync.Mutex
-	phase    serverPhase
-	stopping bool
+	srv  GracefulServer
+	ln   net.Listener
+	opts serverOptions
+	stop serverStop
 }
 
 func (s *grpcActor) execute() error {
-	s.mu.Lock()
-	if s.phase == stoppedEarly {
-		s.mu.Unlock()
+	if !s.stop.begin() {
 		return nil
 	}
-	s.phase = serving
-	s.mu.Unlock()
-
 	err := s.srv.Serve(s.ln)
-	s.mu.Lock()
-	asked := s.stopping
-	s.mu.Unlock()
-	stopErr := s.awaitStop()
+	mine, asked := s.stop.claim()
+	if mine {
+		s.stopServer()
+	}
+	stopErr := s.stop.wait()
 	if asked || err == nil {
 		// Serve's error after a stop (grpc.ErrServerStopped when the stop
 		// came before Serve) is only an echo of it.
@@ -79,44 +69,19 @@ func (s *grpcActor) execute() error {
 	return errors.Join(fmt.Errorf("troupe: grpc server on %s: %w", s.ln.Addr(), err), stopErr)
 }
 
-func (s *grpcActor) interrupt(error) {
-	s.mu.Lock()
-	switch s.phase {
-	case notStarted:
-		s.phase = stoppedEarly
-		s.mu.Unlock()
+func (s *grpcActor) interrupt(cause error) {
+	switch early, start := s.stop.interrupt(cause); {
+	case early:
 		s.srv.Stop()
 		s.ln.Close()
-		return
-	case serving:
-		begin := !s.stopping
-		s.stopping = true
-		s.mu.Unlock()
-		if begin {
-			go s.stop()
-		}
-		return
+	case start:
+		go s.stopServer()
 	}
-	s.mu.Unlock()
 }
 
-// awaitStop waits for the stop that the interrupt began, or stops the
-// server now if nothing began one, so that no RPC of this server is still
-// running when execute returns.
-func (s *grpcActor) awaitStop() error {
-	s.mu.Lock()
-	begin := !s.stopping
-	s.stopping = true
-	s.mu.Unlock()
-	if begin {
-		s.stop()
-	}
-	<-s.stopped
-	return s.stopErr
-}
-
-func (s *grpcActor) stop() {
-	defer close(s.stopped)
+// stopServer stops the server gracefully, and at the drain deadline at
+// once.
+func (s *grpcActor) stopServer() {
 	timer := time.NewTimer(s.opts.drainTimeout)
 	defer timer.Stop()
 	hookErr := s.opts.runBeforeStop("grpc")
@@ -127,12 +92,12 @@ func (s *grpcActor) stop() {
 	}()
 	select {
 	case <-graceful:
-		s.stopErr = hookErr
+		s.stop.finish(hookErr)
 		return
 	case <-timer.C:
 	}
 	s.srv.Stop()
 	<-graceful // Stop ends GracefulStop too; wait so nothing is left running.
-	s.stopErr = errors.Join(hookErr,
-		fmt.Errorf("troupe: grpc graceful stop did not finish within %v; server stopped: %w", s.opts.drainTimeout, ErrDrainTimeout))
+	s.stop.finish(errors.Join(hookErr,
+		fmt.Errorf("troupe: grpc graceful stop did not finish within %v; server stopped: %w", s.opts.drainTimeout, ErrDrainTimeout)))
 }

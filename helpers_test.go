@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -168,4 +170,21 @@ func (c *capture) level(msg, name string) (slog.Level, bool) {
 		}
 	}
 	return 0, false
+}
+
+// fetch GETs url on its own goroutine and gives the body, or the error's
+// text.
+func fetch(client *http.Client, url string) <-chan string {
+	got := make(chan string, 1)
+	go func() {
+		resp, err := client.Get(url)
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		got <- string(body)
+	}()
+	return got
 }

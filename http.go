@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 )
 
@@ -59,45 +58,24 @@ func HTTPServer(srv *http.Server, opts ...ServerOption) (execute func() error, i
 	if srv == nil {
 		panic("troupe: HTTPServer: nil *http.Server")
 	}
-	s := &httpActor{srv: srv, opts: buildServerOptions(opts), drained: make(chan struct{}), requests: newRequests()}
+	s := &httpActor{srv: srv, opts: buildServerOptions(opts), stop: newServerStop(), requests: newRequests()}
 	return s.execute, s.interrupt
 }
 
 type httpActor struct {
 	srv      *http.Server
 	opts     serverOptions
+	stop     serverStop
 	requests *requests
-	drained  chan struct{} // closed when the drain has finished
-	drainErr error         // set before drained is closed
-
-	mu       sync.Mutex
-	phase    serverPhase
-	draining bool
-	cause    error // the interrupt's: the requests' contexts are cancelled with it
 }
 
-// serverPhase is where a server adapter stands, between its execute and
-// its interrupt, which may come in either order.
-type serverPhase uint8
-
-const (
-	notStarted   serverPhase = iota
-	serving                  // execute has begun; it waits for the stop
-	stoppedEarly             // interrupted before execute began
-)
-
 func (s *httpActor) execute() error {
-	s.mu.Lock()
-	if s.phase == stoppedEarly {
-		s.mu.Unlock()
+	if !s.stop.begin() {
 		return nil
 	}
-	s.phase = serving
-	s.mu.Unlock()
-
 	ln, err := s.listen()
 	if err != nil {
-		return errors.Join(err, s.awaitDrain(false))
+		return errors.Join(err, s.awaitStop(false))
 	}
 	s.requests.hook(s.srv)
 	served := &cutListener{Listener: ln, q: s.requests}
@@ -111,7 +89,7 @@ func (s *httpActor) execute() error {
 	} else {
 		err = fmt.Errorf("troupe: http server on %s: %w", ln.Addr(), err)
 	}
-	drainErr := s.awaitDrain(true)
+	drainErr := s.awaitStop(true)
 	// Serve closed the listener, except when a certificate failed to load;
 	// Close again gives the first Close's error, which a Shutdown that
 	// overran its deadline does not report.
@@ -141,53 +119,30 @@ func (s *httpActor) listen() (net.Listener, error) {
 }
 
 func (s *httpActor) interrupt(cause error) {
-	s.mu.Lock()
-	switch {
-	case s.phase == notStarted:
-		s.phase = stoppedEarly
-		s.mu.Unlock()
-		if s.opts.listener != nil {
-			s.opts.listener.Close()
-		}
-		return
-	case s.phase == serving:
-		if s.cause == nil {
-			s.cause = cause // also for a drain that execute began
-		}
-		begin := !s.draining
-		s.draining = true
-		s.mu.Unlock()
-		if begin {
-			go s.drain()
-		}
-		return
+	switch early, start := s.stop.interrupt(cause); {
+	case early && s.opts.listener != nil:
+		s.opts.listener.Close()
+	case start:
+		go s.drain()
 	}
-	s.mu.Unlock()
 }
 
-// awaitDrain waits for the drain that the interrupt began, or drains now
-// if nothing began one: Serve failed, or other code shut the server down.
+// awaitStop waits for the drain that the interrupt began, or drains now if
+// nothing began one: Serve failed, or other code shut the server down.
 // Either way no request of this server is still running when execute
 // returns. A server that never served has nothing to drain.
-func (s *httpActor) awaitDrain(served bool) error {
-	s.mu.Lock()
-	if !s.draining {
-		s.draining = true
-		s.mu.Unlock()
+func (s *httpActor) awaitStop(served bool) error {
+	if mine, _ := s.stop.claim(); mine {
 		if served {
 			s.drain()
 		} else {
-			close(s.drained)
+			s.stop.finish(nil)
 		}
-	} else {
-		s.mu.Unlock()
 	}
-	<-s.drained
-	return s.drainErr
+	return s.stop.wait()
 }
 
 func (s *httpActor) drain() {
-	defer close(s.drained)
 	deadline := time.Now().Add(s.opts.drainTimeout)
 	hookErr := s.opts.runBeforeStop("http")
 	// A fresh context: see HTTPServer.
@@ -198,25 +153,14 @@ func (s *httpActor) drain() {
 	var err error
 	if shutdownErr := s.srv.Shutdown(ctx); ctx.Err() != nil && errors.Is(shutdownErr, ctx.Err()) {
 		cutAny := s.requests.inFlight()
-		s.requests.cut(s.stopCause(ErrDrainTimeout))
+		s.requests.cut(s.stop.causeOr(ErrDrainTimeout))
 		s.srv.Close() // its listeners are closed already, and their errors are execute's
 		if cutAny {
 			err = fmt.Errorf("troupe: http drain did not finish within %v; requests cut: %w", s.opts.drainTimeout, ErrDrainTimeout)
 		}
 	} else {
-		s.requests.cancel(s.stopCause(http.ErrServerClosed))
+		s.requests.cancel(s.stop.causeOr(http.ErrServerClosed))
 	}
 	s.requests.awaitQuiet()
-	s.drainErr = errors.Join(hookErr, err)
-}
-
-// stopCause is what the requests' contexts are cancelled with: the
-// interrupt's cause or, when other code stopped the server, fallback.
-func (s *httpActor) stopCause(fallback error) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cause == nil {
-		return fallback
-	}
-	return s.cause
+	s.stop.finish(errors.Join(hookErr, err))
 }

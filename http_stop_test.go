@@ -765,17 +765,7 @@ func TestHTTPServeFailureStillWaitsForHandlers(t *testing.T) {
 	go func() { executed <- execute() }()
 	client := newClient()
 	defer client.CloseIdleConnections()
-	got := make(chan string, 1)
-	go func() {
-		resp, err := client.Get("http://" + ln.Addr().String() + "/")
-		if err != nil {
-			got <- err.Error()
-			return
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		got <- string(b)
-	}()
+	got := fetch(client, "http://"+ln.Addr().String()+"/")
 	<-entered
 	ln.Close()
 	untilRefused(t, ln.Addr().String())

@@ -471,17 +471,7 @@ func TestHTTPServerShutDownByOthersStillDrainsBeforeExecuteReturns(t *testing.T)
 
 	client := newClient()
 	defer client.CloseIdleConnections()
-	got := make(chan string, 1)
-	go func() {
-		resp, err := client.Get("http://" + addr + "/")
-		if err != nil {
-			got <- err.Error()
-			return
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		got <- string(body)
-	}()
+	got := fetch(client, "http://"+addr+"/")
 	<-entered
 	shutdown := make(chan error, 1)
 	go func() { shutdown <- srv.Shutdown(context.Background()) }()
@@ -554,17 +544,7 @@ func TestHTTPBeforeStopPanicIsAnErrorAndTheDrainGoesOn(t *testing.T) {
 	fire, ran := runUntilFired(&g, nil)
 	client := newClient()
 	defer client.CloseIdleConnections()
-	got := make(chan string, 1)
-	go func() {
-		resp, err := client.Get("http://" + ln.Addr().String() + "/")
-		if err != nil {
-			got <- err.Error()
-			return
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		got <- string(body)
-	}()
+	got := fetch(client, "http://"+ln.Addr().String()+"/")
 	<-entered
 	close(fire)
 	untilRefused(t, ln.Addr().String())

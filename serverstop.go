@@ -1,0 +1,84 @@
+package troupe
+
+import "sync"
+
+// serverStop is what a server adapter's execute and interrupt share. They
+// may come in either order, and at once: the interrupt may come before
+// execute has begun (in a plain run.Group, or when Run refused the group),
+// while it serves, or after it has returned. Exactly one stop runs, begun
+// by the interrupt or by execute itself (Serve failed, or other code
+// stopped the server), and execute always waits for it, so that nothing of
+// the server outlives execute.
+type serverStop struct {
+	done chan struct{} // closed when the stop has finished
+	err  error         // set before done is closed
+
+	mu          sync.Mutex
+	began       bool // execute has begun
+	early       bool // the interrupt came before execute began
+	stopping    bool // a stop has begun
+	interrupted bool
+	cause       error // the interrupt's
+}
+
+func newServerStop() serverStop { return serverStop{done: make(chan struct{})} }
+
+// begin is execute's first step. False means that the interrupt came
+// first: execute must return nil at once.
+func (st *serverStop) begin() bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.began = !st.early
+	return st.began
+}
+
+// interrupt records the interrupt. early reports that execute has not
+// begun, and will not: the adapter releases what it holds. start reports
+// that the stop must begin now, on another goroutine.
+func (st *serverStop) interrupt(cause error) (early, start bool) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if !st.began {
+		early = !st.early
+		st.early = true
+		return early, false
+	}
+	if !st.interrupted {
+		st.interrupted, st.cause = true, cause
+	}
+	start = !st.stopping
+	st.stopping = true
+	return false, start
+}
+
+// claim is execute's once it has served: true when no stop has begun, and
+// execute must run it itself. It also reports whether the interrupt had
+// come by then.
+func (st *serverStop) claim() (mine, interrupted bool) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	mine = !st.stopping
+	st.stopping = true
+	return mine, st.interrupted
+}
+
+// causeOr gives the interrupt's cause, or fallback when other code
+// stopped the server.
+func (st *serverStop) causeOr(fallback error) error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.cause == nil {
+		return fallback
+	}
+	return st.cause
+}
+
+func (st *serverStop) finish(err error) {
+	st.err = err
+	close(st.done)
+}
+
+func (st *serverStop) wait() error {
+	<-st.done
+	return st.err
+}
