@@ -1,6 +1,7 @@
 package troupe
 
 import (
+	"log/slog"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -26,6 +27,7 @@ type Actor struct {
 	stopAfter []string
 	timeout   time.Duration
 	oneShot   bool
+	special   *special // what Group.Restart and Group.AddGroup add; nil for most actors
 
 	// Set by Run.
 	stage         int
@@ -91,4 +93,15 @@ func (a *Actor) displayName() string {
 		return a.name
 	}
 	return "actor-" + strconv.Itoa(a.index+1)
+}
+
+// special is what some actors need beyond a pair, kept apart so that the
+// usual actor stays small.
+type special struct {
+	// join is told at Run's start the actor's full name, the logger and
+	// the Run: how Group.Restart logs and a nested group learns where it
+	// is nested.
+	join    func(name string, logger *slog.Logger, run *runLife)
+	nested  *Group // the group that AddGroup made this actor of, if any
+	invalid string // another reason Run must refuse the actor
 }

@@ -23,7 +23,10 @@
 //   - every failure kept and joined, not only the first ([ActorError]);
 //   - adapters that get shutdown right: [HTTPServer] drains with a fresh
 //     deadline, [GRPCServer] falls back from GracefulStop to Stop, [Ticker]
-//     never overlaps runs, [Signals] exits at once on a second signal.
+//     never overlaps runs, [Signals] exits at once on a second signal;
+//   - supervision: [Restart] with backoff, groups nested in groups
+//     ([Group.AddGroup]), and [Serve], which runs any pair under a context
+//     for a main built on errgroup rather than Group.
 //
 // The zero [Group] is ready to use:
 //

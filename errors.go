@@ -142,3 +142,20 @@ func quoteAll(names []string) string {
 	}
 	return b.String()
 }
+
+// join is errors.Join, but gives a lone error as it is, so that it still
+// compares equal to itself and is not wrapped for nothing.
+func join(errs ...error) error {
+	var only error
+	n := 0
+	for _, err := range errs {
+		if err != nil {
+			only = err
+			n++
+		}
+	}
+	if n <= 1 {
+		return only
+	}
+	return errors.Join(errs...)
+}

@@ -2,6 +2,7 @@ package troupe
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"sync"
@@ -49,10 +50,13 @@ type Group struct {
 	// so it must return or exit.
 	OnSecondSignal func(sig os.Signal, status int)
 
-	mu      sync.Mutex // guards actors and started; sync.Mutex also makes vet flag copies
-	actors  []*Actor
-	spare   []Actor // where the next actors will live
-	started bool
+	mu        sync.Mutex // guards the fields below; sync.Mutex also makes vet flag copies
+	actors    []*Actor
+	spare     []Actor // where the next actors will live
+	started   bool
+	nested    bool    // an actor of another group, through AddGroup
+	running   *runner // from Run's start, for stop
+	stopCause error   // the stop the enclosing group asked for, if it has
 }
 
 // Add adds an actor: execute runs it, and interrupt must make execute
@@ -130,6 +134,16 @@ func (g *Group) Go(fn func(ctx context.Context) error) *Actor {
 // returns [ErrAlreadyRun].
 func (g *Group) Run() error {
 	g.mu.Lock()
+	nested := g.nested
+	g.mu.Unlock()
+	if nested {
+		return &configError{msg: "the group is an actor of another group (AddGroup); run the outermost group"}
+	}
+	return g.run(nesting{})
+}
+
+func (g *Group) run(in nesting) error {
+	g.mu.Lock()
 	if g.started {
 		g.mu.Unlock()
 		return ErrAlreadyRun
@@ -139,11 +153,50 @@ func (g *Group) Run() error {
 	g.mu.Unlock()
 
 	stages, err := plan(actors, g.ShutdownTimeout)
+	if nestErr := checkNested(actors, map[*Group]bool{g: true}); nestErr != nil {
+		stages, err = nil, join(err, nestErr)
+	}
 	if err != nil {
-		return refuse(actors, err, g.ShutdownTimeout)
+		if extra := releaseUnstarted(actors, err, g.ShutdownTimeout); len(extra) > 0 {
+			return errors.Join(append([]error{err}, extra...)...)
+		}
+		return err
 	}
 	if len(actors) == 0 {
 		return nil
 	}
-	return newRunner(g, actors, stages).run()
+	r := newRunner(g, actors, stages, in)
+	g.mu.Lock()
+	asked := g.stopCause
+	if asked == nil {
+		g.running = r
+	}
+	g.mu.Unlock()
+	if asked != nil {
+		// Stopped before it began: it starts nothing.
+		return join(releaseUnstarted(actors, &outsideCause{err: asked, run: r.life}, g.ShutdownTimeout)...)
+	}
+	// g.running stays set: a stop that comes after Run has returned lands
+	// in the events buffer, where one stop always has room.
+	return r.run()
+}
+
+// stop asks the group to shut down from outside, with cause: the enclosing
+// group's interrupt. Before Run it makes Run start nothing. Only the first
+// call counts.
+func (g *Group) stop(cause error) {
+	if cause == nil {
+		cause = ErrStopRequested
+	}
+	g.mu.Lock()
+	if g.stopCause != nil {
+		g.mu.Unlock()
+		return
+	}
+	g.stopCause = cause
+	r := g.running
+	g.mu.Unlock()
+	if r != nil {
+		r.events <- event{kind: stopAsked, err: cause}
+	}
 }

@@ -1,7 +1,6 @@
 package troupe
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"time"
@@ -66,7 +65,7 @@ func (s *grpcActor) execute() error {
 		// came before Serve) is only an echo of it.
 		return stopErr
 	}
-	return errors.Join(fmt.Errorf("troupe: grpc server on %s: %w", s.ln.Addr(), err), stopErr)
+	return join(fmt.Errorf("troupe: grpc server on %s: %w", s.ln.Addr(), err), stopErr)
 }
 
 func (s *grpcActor) interrupt(cause error) {
@@ -98,6 +97,6 @@ func (s *grpcActor) stopServer() {
 	}
 	s.srv.Stop()
 	<-graceful // Stop ends GracefulStop too; wait so nothing is left running.
-	s.stop.finish(errors.Join(hookErr,
+	s.stop.finish(join(hookErr,
 		fmt.Errorf("troupe: grpc graceful stop did not finish within %v; server stopped: %w", s.opts.drainTimeout, ErrDrainTimeout)))
 }

@@ -188,3 +188,21 @@ func fetch(client *http.Client, url string) <-chan string {
 	}()
 	return got
 }
+
+// find gives the attributes, as strings, of the first record with msg.
+func (c *capture) find(msg string) (map[string]string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, r := range c.records {
+		if r.Message != msg {
+			continue
+		}
+		attrs := map[string]string{}
+		r.Attrs(func(a slog.Attr) bool {
+			attrs[a.Key] = a.Value.String()
+			return true
+		})
+		return attrs, true
+	}
+	return nil, false
+}

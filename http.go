@@ -75,7 +75,7 @@ func (s *httpActor) execute() error {
 	}
 	ln, err := s.listen()
 	if err != nil {
-		return errors.Join(err, s.awaitStop(false))
+		return join(err, s.awaitStop(false))
 	}
 	s.requests.hook(s.srv)
 	served := &cutListener{Listener: ln, q: s.requests}
@@ -97,7 +97,7 @@ func (s *httpActor) execute() error {
 	if cerr := served.Close(); cerr != nil {
 		closeErr = fmt.Errorf("troupe: http server: closing the listener: %w", cerr)
 	}
-	return errors.Join(err, drainErr, closeErr)
+	return join(err, drainErr, closeErr)
 }
 
 func (s *httpActor) listen() (net.Listener, error) {
@@ -162,5 +162,5 @@ func (s *httpActor) drain() {
 		s.requests.cancel(s.stop.causeOr(http.ErrServerClosed))
 	}
 	s.requests.awaitQuiet()
-	s.stop.finish(errors.Join(hookErr, err))
+	s.stop.finish(join(hookErr, err))
 }

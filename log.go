@@ -9,8 +9,14 @@ import (
 
 // logger writes the group's lifecycle events to an optional *slog.Logger.
 // Every method is a no-op on a nil logger, so a silent group pays one
-// comparison per event.
-type logger struct{ l *slog.Logger }
+// comparison per event. prefix composes the names of a nested group's
+// actors with its own: "workers/consumer-3".
+type logger struct {
+	l      *slog.Logger
+	prefix string
+}
+
+func (lg logger) actor(name string) slog.Attr { return slog.String("actor", lg.prefix+name) }
 
 func (lg logger) emit(level slog.Level, msg string, attrs ...slog.Attr) {
 	if lg.l == nil {
@@ -23,7 +29,7 @@ func (lg logger) started(a *Actor) {
 	if lg.l == nil {
 		return
 	}
-	lg.emit(slog.LevelInfo, "actor started", slog.String("actor", a.displayName()))
+	lg.emit(slog.LevelInfo, "actor started", lg.actor(a.displayName()))
 }
 
 func (lg logger) returned(a *Actor, err error, failure bool) {
@@ -31,7 +37,7 @@ func (lg logger) returned(a *Actor, err error, failure bool) {
 		return
 	}
 	attrs := []slog.Attr{
-		slog.String("actor", a.displayName()),
+		lg.actor(a.displayName()),
 		slog.Duration("duration", time.Since(a.startedAt)),
 	}
 	level := slog.LevelInfo
@@ -45,8 +51,21 @@ func (lg logger) returned(a *Actor, err error, failure bool) {
 	lg.emit(level, "actor returned", attrs...)
 }
 
-func (lg logger) shutdownBegun(cause *ActorError) {
-	lg.emit(slog.LevelInfo, "shutdown begun", slog.String("actor", cause.Actor), slog.Any("cause", cause.Err))
+// shutdownBegun names the actor whose return began the shutdown; by is
+// empty when the group was asked to stop from outside.
+func (lg logger) shutdownBegun(by string, cause error) {
+	if lg.l == nil {
+		return
+	}
+	if by == "" {
+		lg.emit(slog.LevelInfo, "shutdown begun", slog.String("by", "the enclosing group"), slog.Any("cause", cause))
+		return
+	}
+	var ae *ActorError
+	if errors.As(cause, &ae) {
+		cause = ae.Err
+	}
+	lg.emit(slog.LevelInfo, "shutdown begun", lg.actor(by), slog.Any("cause", cause))
 }
 
 func (lg logger) stageDone(stage, stages int, elapsed time.Duration) {
@@ -58,11 +77,11 @@ func (lg logger) actorDeadline(a *Actor) {
 		return
 	}
 	lg.emit(slog.LevelWarn, "actor timeout passed; later stages go ahead without it",
-		slog.String("actor", a.displayName()), slog.Duration("timeout", a.timeout))
+		lg.actor(a.displayName()), slog.Duration("timeout", a.timeout))
 }
 
 func (lg logger) interruptFailed(err *ActorError) {
-	lg.emit(slog.LevelError, "interrupt failed", slog.String("actor", err.Actor), slog.Any("error", err.Err))
+	lg.emit(slog.LevelError, "interrupt failed", lg.actor(err.Actor), slog.Any("error", err.Err))
 }
 
 func (lg logger) stopped(elapsed time.Duration, stragglers []string) {
@@ -70,7 +89,7 @@ func (lg logger) stopped(elapsed time.Duration, stragglers []string) {
 		return
 	}
 	for _, name := range stragglers {
-		lg.emit(slog.LevelError, "actor still running at shutdown deadline", slog.String("actor", name))
+		lg.emit(slog.LevelError, "actor still running at shutdown deadline", lg.actor(name))
 	}
 	lg.emit(slog.LevelInfo, "group stopped", slog.Duration("shutdown", elapsed), slog.Int("stragglers", len(stragglers)))
 }

@@ -1,10 +1,8 @@
 package troupe
 
 import (
-	"context"
 	"errors"
-	"net"
-	"net/http"
+	"log/slog"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -26,9 +24,13 @@ type runner struct {
 	oneStage   [1][]*Actor
 	onePending [1]int
 
-	cause   *ActorError
-	failed  []error
-	running int
+	cause      error  // passed to every interrupt: an *ActorError, or an outsideCause
+	causeActor string // the actor whose return began the shutdown; empty when asked from outside
+	failed     []error
+	running    int
+
+	deadline   *time.Timer // the shutdown's deadline, once there is one
+	deadlineAt time.Time
 
 	mu         sync.Mutex // guards lateErrors, over and the actors' timers
 	lateErrors []error    // failures of interrupts, which run on their own goroutines
@@ -43,27 +45,42 @@ const (
 	returnedAfterInterrupt                  // execute returned err; its interrupt had ended
 	interruptEnded                          // the interrupt returned after execute did
 	timeoutExpired                          // the actor's own Timeout passed
+	stopAsked                               // the enclosing group asks this one to stop, with err as the cause
 )
 
 // event is what an actor's goroutines tell Run. Each actor sends at most
-// one of each kind but returnedAfterInterrupt, which stands for two, so a
-// buffer of two per actor, and one more per Timeout, never blocks a sender.
+// one of each kind but returnedAfterInterrupt, which stands for two, and
+// the group is asked to stop at most once, so a buffer of two per actor,
+// one more per Timeout and one for the stop never blocks a sender.
 type event struct {
 	actor *Actor
 	kind  eventKind
 	err   error
 }
 
-func newRunner(g *Group, actors []*Actor, stages [][]*Actor) *runner {
-	size := 2 * len(actors)
+// nesting is what a group run as an actor of another knows of it: the
+// enclosing Run, the prefix that composes actor names in logs, and the
+// logger to use when the group has none of its own.
+type nesting struct {
+	parent *runLife
+	prefix string
+	logger *slog.Logger
+}
+
+func newRunner(g *Group, actors []*Actor, stages [][]*Actor, in nesting) *runner {
+	size := 2*len(actors) + 1
 	for _, a := range actors {
 		if a.timeout > 0 {
 			size++
 		}
 	}
+	logTo := g.Logger
+	if logTo == nil {
+		logTo = in.logger
+	}
 	r := &runner{
-		log:     logger{g.Logger},
-		life:    &runLife{logger: g.Logger, onSecondSignal: g.OnSecondSignal},
+		log:     logger{l: logTo, prefix: in.prefix},
+		life:    &runLife{logger: g.Logger, onSecondSignal: g.OnSecondSignal, parent: in.parent},
 		timeout: g.ShutdownTimeout,
 		actors:  actors,
 		stages:  stages,
@@ -85,6 +102,9 @@ func newRunner(g *Group, actors []*Actor, stages [][]*Actor) *runner {
 func (r *runner) run() error {
 	logging := r.log.l != nil
 	for _, a := range r.actors {
+		if a.special != nil && a.special.join != nil {
+			a.special.join(r.log.prefix+a.displayName(), r.log.l, r.life)
+		}
 		if logging {
 			a.startedAt = time.Now()
 			r.log.started(a)
@@ -117,32 +137,68 @@ func (r *runner) execute(a *Actor) {
 	err = a.execute()
 }
 
-// awaitCause waits for the return that begins the shutdown.
+// awaitCause waits for the return, or the request from outside, that
+// begins the shutdown.
 func (r *runner) awaitCause() {
 	for r.cause == nil {
-		ev := <-r.events // only returns can come before the shutdown
+		ev := <-r.events // only returns, and a stop, can come before the shutdown
+		if ev.kind == stopAsked {
+			r.cause = &outsideCause{err: ev.err, run: r.life}
+			break
+		}
 		failure := r.record(ev)
 		switch {
 		case failure != nil:
 			failure.run = r.life
-			r.cause = failure
+			r.cause, r.causeActor = failure, failure.Actor
 		case !ev.actor.oneShot || r.running == 0:
-			r.cause = &ActorError{Actor: ev.actor.displayName(), Err: ErrReturned, run: r.life}
+			name := ev.actor.displayName()
+			r.cause, r.causeActor = &ActorError{Actor: name, Err: ErrReturned, run: r.life}, name
 		}
 	}
 	r.shutdownAt = time.Now()
-	r.log.shutdownBegun(r.cause)
+	r.log.shutdownBegun(r.causeActor, r.cause)
+	if r.timeout > 0 {
+		r.tighten(r.shutdownAt.Add(r.timeout))
+	}
+	if r.life.parent != nil {
+		r.tighten(r.life.parent.shutdownDeadline())
+	}
+}
+
+// tighten brings the shutdown's deadline forward to at, when at is set and
+// earlier: a nested group stops waiting when its own deadline passes, or
+// when the enclosing group's does, whichever comes first.
+func (r *runner) tighten(at time.Time) {
+	if at.IsZero() || (!r.deadlineAt.IsZero() && !at.Before(r.deadlineAt)) {
+		return
+	}
+	r.deadlineAt = at
+	if r.deadline == nil {
+		r.deadline = time.NewTimer(time.Until(at))
+	} else {
+		r.deadline.Reset(time.Until(at))
+	}
+	r.life.setDeadline(at)
+}
+
+// deadlinePassed is the channel to select on; nil, which never fires,
+// while there is no deadline.
+func (r *runner) deadlinePassed() <-chan time.Time {
+	if r.deadline == nil {
+		return nil
+	}
+	return r.deadline.C
 }
 
 // shutdown interrupts stage after stage until every actor is done or the
 // shutdown deadline passes.
 func (r *runner) shutdown() error {
-	var deadline <-chan time.Time
-	if r.timeout > 0 {
-		t := time.NewTimer(r.timeout)
-		defer t.Stop()
-		deadline = t.C
-	}
+	defer func() {
+		if r.deadline != nil {
+			r.deadline.Stop()
+		}
+	}()
 	stage := 0
 	r.interruptAll(r.stages[stage])
 	for {
@@ -167,7 +223,7 @@ func (r *runner) shutdown() error {
 		select {
 		case ev := <-r.events:
 			r.record(ev)
-		case <-deadline:
+		case <-r.deadlinePassed():
 			r.drainEvents()
 			stragglers := r.stragglers()
 			// Every interrupt is called once even now, so that no actor is
@@ -175,7 +231,7 @@ func (r *runner) shutdown() error {
 			for _, s := range r.stages[stage+1:] {
 				r.interruptAll(s)
 			}
-			return r.finish(stragglers, r.timeout)
+			return r.finish(stragglers, r.deadlineAt.Sub(r.shutdownAt))
 		}
 	}
 	r.drainEvents()
@@ -249,6 +305,14 @@ func (r *runner) startTimer(a *Actor) {
 func (r *runner) record(ev event) *ActorError {
 	a := ev.actor
 	switch ev.kind {
+	case stopAsked:
+		// The enclosing group began its shutdown after this one had: its
+		// deadline may come first.
+		var rc runCause
+		if errors.As(ev.err, &rc) && rc.runOf() != nil {
+			r.tighten(rc.runOf().shutdownDeadline())
+		}
+		return nil
 	case interruptEnded:
 		a.interruptDone = true
 		r.settle(a)
@@ -272,7 +336,7 @@ func (r *runner) record(ev event) *ActorError {
 	if ev.err != nil && errors.As(ev.err, &joiner) {
 		joiner.joinRun(r.life)
 	}
-	failure := !r.isEcho(a, ev.err)
+	failure := !isEcho(ev.err, a.interrupted, r.cause)
 	r.log.returned(a, ev.err, failure)
 	if !failure {
 		return nil
@@ -280,26 +344,6 @@ func (r *runner) record(ev event) *ActorError {
 	err := &ActorError{Actor: a.displayName(), Err: ev.err}
 	r.failed = append(r.failed, err)
 	return err
-}
-
-// isEcho reports whether err says only that the actor did what it was
-// asked, and so is not a failure. This is the one list of echoes; doc.go
-// gives it to users.
-func (r *runner) isEcho(a *Actor, err error) bool {
-	switch {
-	case err == nil, errors.Is(err, http.ErrServerClosed):
-		return true
-	case !a.interrupted:
-		// Before its interrupt, even net.ErrClosed is news: someone else
-		// closed what the actor was using.
-		return false
-	}
-	// A bare context.Canceled is what the context recipe of oklog/run
-	// returns (interrupt: cancel; execute: return ctx.Err()). A wrapped one
-	// is not: the group cancelled no context of an Add actor's, and "flush:
-	// context canceled" means a flush did not happen. Go actors' contexts
-	// are the group's, and Func filters their echoes itself.
-	return err == context.Canceled || errors.Is(err, r.cause) || errors.Is(err, net.ErrClosed)
 }
 
 // settle marks an actor done once both its execute and its interrupt have
@@ -368,11 +412,5 @@ func (r *runner) finish(stragglers []string, shutdownTimeout time.Duration) erro
 	if stragglers != nil {
 		errs = append(errs, &TimeoutError{Stragglers: stragglers, ShutdownTimeout: shutdownTimeout})
 	}
-	switch len(errs) {
-	case 0:
-		return nil
-	case 1:
-		return errs[0]
-	}
-	return errors.Join(errs...)
+	return join(errs...)
 }

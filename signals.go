@@ -131,9 +131,9 @@ func (s *signalActor) execute() error {
 
 func (s *signalActor) interrupt(cause error) {
 	s.once.Do(func() {
-		var ae *ActorError
-		if errors.As(cause, &ae) && ae.run != nil {
-			s.joinRun(ae.run) // before the stop, so that the watch knows it from its start
+		var rc runCause
+		if errors.As(cause, &rc) && rc.runOf() != nil {
+			s.joinRun(rc.runOf()) // before the stop, so that the watch knows it from its start
 			close(s.stop)
 			return
 		}
@@ -202,8 +202,8 @@ func (s *signalActor) watchDuringShutdown(last os.Signal, watching chan struct{}
 // noteSignal reports the first signal during a shutdown that something
 // else began.
 func noteSignal(life *runLife, sig os.Signal) {
-	if life != nil && life.logger != nil {
-		life.logger.LogAttrs(context.Background(), slog.LevelWarn, "signal during the shutdown; send it again to exit at once",
+	if logger, _ := life.reporting(); logger != nil {
+		logger.LogAttrs(context.Background(), slog.LevelWarn, "signal during the shutdown; send it again to exit at once",
 			slog.String("signal", sig.String()))
 		return
 	}
@@ -214,12 +214,13 @@ func noteSignal(life *runLife, sig os.Signal) {
 // otherwise.
 func secondSignal(life *runLife, sig, last os.Signal) {
 	status := exitStatus(sig)
+	logger, hook := life.reporting()
 	switch {
-	case life != nil && life.onSecondSignal != nil:
-		life.onSecondSignal(sig, status)
+	case hook != nil:
+		hook(sig, status)
 		return
-	case life != nil && life.logger != nil:
-		life.logger.LogAttrs(context.Background(), slog.LevelError, "second signal during the shutdown; exiting now",
+	case logger != nil:
+		logger.LogAttrs(context.Background(), slog.LevelError, "second signal during the shutdown; exiting now",
 			slog.String("signal", sig.String()), slog.String("after", last.String()), slog.Int("status", status))
 	case sig == last:
 		fmt.Fprintf(os.Stderr, "troupe: received signal %v again during the shutdown; exiting now with status %d\n", sig, status)

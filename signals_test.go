@@ -34,6 +34,9 @@ func runChild(scenario string) int {
 	if strings.HasSuffix(scenario, "-then-signal") {
 		return signalAfterwards(scenario)
 	}
+	if scenario == "nested" {
+		return runNestedChild()
+	}
 	var g troupe.Group
 	switch scenario {
 	case "logged":
@@ -77,6 +80,21 @@ func runChild(scenario string) int {
 	}
 	fmt.Println("ready")
 	err := g.Run()
+	fmt.Println("run returned:", err)
+	return troupe.ExitCode(err)
+}
+
+// runNestedChild has its Signals actor in a nested group, which returns as
+// soon as the signal stops it, while the outer group still waits for an
+// actor that ignores its interrupt. The second-signal watch must last
+// until the outermost Run returns.
+func runNestedChild() int {
+	var outer, inner troupe.Group
+	inner.Add(troupe.Signals()).Name("signals")
+	outer.AddGroup(&inner).Name("workers")
+	outer.Add(func() error { select {} }, func(error) { fmt.Println("stopping") }).Name("slow").StopAfter("workers")
+	fmt.Println("ready")
+	err := outer.Run()
 	fmt.Println("run returned:", err)
 	return troupe.ExitCode(err)
 }
@@ -493,5 +511,22 @@ func TestAParentContextsCancelIsARequestedStop(t *testing.T) {
 				t.Errorf("ExitCode: want %d, have %d", want, have)
 			}
 		})
+	}
+}
+
+// Signals belong to the outermost group: a Signals actor in a nested group
+// keeps its second-signal watch until the outermost Run returns, not only
+// until its own group's.
+func TestASecondSignalToANestedSignalsActorStillExitsAtOnce(t *testing.T) {
+	c := startChild(t, "nested")
+	c.await("ready")
+	c.signal(syscall.SIGTERM)
+	c.await("stopping") // the nested group has returned; the outer waits for slow
+	c.signal(syscall.SIGINT)
+	if want, have := 130, c.wait(); want != have {
+		t.Fatalf("exit status: want %d, have %d; stderr:\n%s", want, have, c.stderr.String())
+	}
+	if want := "received signal interrupt after terminated during the shutdown; exiting now with status 130"; !strings.Contains(c.stderr.String(), want) {
+		t.Errorf("stderr %q does not say %q", c.stderr.String(), want)
 	}
 }

@@ -32,6 +32,9 @@ func plan(actors []*Actor, shutdownTimeout time.Duration) ([][]*Actor, error) {
 		if a.nilFunc != "" {
 			bad(a, "nil %s", a.nilFunc)
 		}
+		if a.special != nil && a.special.invalid != "" {
+			bad(a, "%s", a.special.invalid)
+		}
 		if a.timeout < 0 {
 			bad(a, "negative Timeout %v", a.timeout)
 		}

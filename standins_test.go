@@ -10,9 +10,11 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"io"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 )
@@ -115,4 +117,18 @@ func selfSignedPair() (*tls.Config, *http.Client) {
 	roots.AddCert(cert.Leaf)
 	return &tls.Config{Certificates: []tls.Certificate{cert}},
 		&http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+}
+
+// exampleLogger writes text logs to stdout without times or durations, so
+// that examples can show them.
+func exampleLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			switch a.Key {
+			case slog.TimeKey, "duration", "elapsed", "shutdown":
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
 }

@@ -8,6 +8,7 @@ require (
 	github.com/oklog/run v1.2.0
 	github.com/troupe-go/troupe v0.0.0-00010101000000-000000000000
 	go.uber.org/goleak v1.3.0
+	golang.org/x/sync v0.22.0
 	google.golang.org/grpc v1.84.0
 	google.golang.org/protobuf v1.36.12
 )

@@ -1,20 +1,21 @@
 package troupe
 
 import (
-	"errors"
 	"sync"
 	"time"
 )
 
-// refuse ends a Run that plan refused: no execute is called, but every
-// interrupt is, once and concurrently, with the refusal as its cause. The
+// releaseUnstarted ends a Run that starts nothing, because plan refused
+// the group or because the enclosing group stopped it first: no execute is
+// called, but every interrupt is, once and concurrently, with cause. The
 // contract calls every interrupt exactly once, and pairs may hold something
 // from the moment they were made: Signals has caught its signals, and a
 // server has its Listener. Run waits for the interrupts as it would in a
-// shutdown, up to a valid ShutdownTimeout.
-func refuse(actors []*Actor, invalid error, shutdownTimeout time.Duration) error {
+// shutdown, up to a valid ShutdownTimeout. It gives the interrupts'
+// failures, and the stragglers if that passed.
+func releaseUnstarted(actors []*Actor, cause error, shutdownTimeout time.Duration) []error {
 	var mu sync.Mutex
-	errs := []error{invalid}
+	var errs []error
 	// running is true from an interrupt's start to its end: only those
 	// are stragglers, as in a shutdown.
 	running := make([]bool, len(actors))
@@ -32,7 +33,7 @@ func refuse(actors []*Actor, invalid error, shutdownTimeout time.Duration) error
 				running[i] = false
 				mu.Unlock()
 			}()
-			callInterrupt(a, invalid, func(err *ActorError) {
+			callInterrupt(a, cause, func(err *ActorError) {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
@@ -65,8 +66,5 @@ func refuse(actors []*Actor, invalid error, shutdownTimeout time.Duration) error
 	if stragglers != nil {
 		errs = append(errs, &TimeoutError{Stragglers: stragglers, ShutdownTimeout: shutdownTimeout})
 	}
-	if len(errs) == 1 {
-		return invalid
-	}
-	return errors.Join(errs...)
+	return errs
 }

@@ -1,0 +1,112 @@
+package troupe
+
+import (
+	"errors"
+	"log/slog"
+)
+
+// AddGroup adds inner as one actor of g, and returns its handle. Inner's
+// Run becomes the actor's execute, so inner starts when g does and its
+// return, or failure, stops g; g's interrupt asks inner to shut down,
+// with g's cause, which inner's interrupts and context actors see.
+//
+// Inside, inner's own stop stages, Timeouts and ShutdownTimeout apply,
+// bounded by g's: inner stops waiting when its own deadline passes or g's
+// does, whichever comes first. Inner's errors come back as g's actor's
+// error, so names compose as nested [*ActorError]s that errors.As walks:
+// `troupe: actor "workers": actor "consumer-3": ...`. Inner logs through
+// its own Logger, or g's when it has none, with names composed as
+// "workers/consumer-3". Inner's configuration is checked with g's, before
+// anything starts.
+//
+// Signals belong to the outermost group. A [Signals] actor inside inner
+// still works: a signal stops inner, and so g, as a requested stop; and
+// its second-signal watch lasts until the outermost Run returns.
+//
+// A group can be added once, to one group, and not to itself, directly or
+// through others; such misuse, or a nil inner, makes Run return
+// [ErrInvalid]. Run a nested group only through the outermost one: its own
+// Run returns ErrInvalid.
+func (g *Group) AddGroup(inner *Group) *Actor {
+	if inner == nil {
+		a := g.Add(nil, nil)
+		a.set(func() { a.nilFunc = "group" })
+		return a
+	}
+	n := &nestedGroup{inner: inner}
+	a := g.Add(n.execute, n.interrupt)
+	sp := &special{join: n.join, nested: inner}
+	a.set(func() { a.special = sp })
+	if inner != g {
+		inner.mu.Lock()
+		again := inner.nested
+		inner.nested = true
+		inner.mu.Unlock()
+		if again {
+			a.set(func() { sp.invalid = "the group is already an actor of another group" })
+		}
+	}
+	return a
+}
+
+// nestedGroup is the pair that runs a group as an actor of another.
+type nestedGroup struct {
+	inner *Group
+	in    nesting // set by join, before execute's goroutine starts
+}
+
+func (n *nestedGroup) join(name string, logger *slog.Logger, run *runLife) {
+	n.in = nesting{parent: run, prefix: name + "/", logger: logger}
+}
+
+func (n *nestedGroup) execute() error        { return n.inner.run(n.in) }
+func (n *nestedGroup) interrupt(cause error) { n.inner.stop(cause) }
+
+// checkNested checks the groups nested in actors, and those nested in
+// them, with the names of their problems composed: "workers/consumer-3".
+// seen holds the groups on the way down, to find a group nested in itself.
+func checkNested(actors []*Actor, seen map[*Group]bool) error {
+	var errs []error
+	for _, a := range actors {
+		if a.special == nil || a.special.nested == nil {
+			continue
+		}
+		inner := a.special.nested
+		if seen[inner] {
+			errs = append(errs, &configError{actor: a.displayName(), msg: "the group is nested in itself"})
+			continue
+		}
+		inner.mu.Lock()
+		innerActors, timeout := inner.actors, inner.ShutdownTimeout
+		inner.mu.Unlock()
+		seen[inner] = true
+		_, err := plan(innerActors, timeout)
+		err = errors.Join(err, checkNested(innerActors, seen))
+		delete(seen, inner)
+		errs = append(errs, prefixed(a.displayName(), err)...)
+	}
+	return errors.Join(errs...)
+}
+
+// prefixed gives err's configuration problems as problems of the nested
+// group named name.
+func prefixed(name string, err error) []error {
+	if err == nil {
+		return nil
+	}
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		var errs []error
+		for _, e := range joined.Unwrap() {
+			errs = append(errs, prefixed(name, e)...)
+		}
+		return errs
+	}
+	if ce, ok := err.(*configError); ok {
+		actor := name
+		if ce.actor != "" {
+			actor = name + "/" + ce.actor
+		}
+		return []error{&configError{actor: actor, msg: ce.msg}}
+	}
+	return []error{&configError{actor: name, msg: err.Error()}}
+}
