@@ -104,4 +104,7 @@ type special struct {
 	join    func(name string, logger *slog.Logger, run *runLife)
 	nested  *Group // the group that AddGroup made this actor of, if any
 	invalid string // another reason Run must refuse the actor
+	// release, called after the interrupt of an actor whose execute will
+	// never run, lets a nested group release its own actors.
+	release func() error
 }

@@ -91,9 +91,11 @@ type TimeoutError struct {
 	// Stragglers are the names of the actors that had not returned, in the
 	// order they were added.
 	Stragglers []string
-	// ShutdownTimeout is the group's deadline, when that is what passed. It
-	// is zero when Run stopped waiting only because the stragglers' own
-	// [Actor.Timeout] had passed.
+	// ShutdownTimeout is how long after the group's shutdown began its
+	// deadline passed, when that is why Run stopped waiting: the group's
+	// own ShutdownTimeout or, for a nested group, the enclosing group's
+	// deadline if that came first. It is zero when Run stopped waiting
+	// only because the stragglers' own [Actor.Timeout] had passed.
 	ShutdownTimeout time.Duration
 }
 

@@ -132,18 +132,14 @@ func (g *Group) Go(fn func(ctx context.Context) error) *Actor {
 // still calls every interrupt once, so that pairs release what they took
 // when they were made (a signal registration, a listener). A second Run
 // returns [ErrAlreadyRun].
-func (g *Group) Run() error {
-	g.mu.Lock()
-	nested := g.nested
-	g.mu.Unlock()
-	if nested {
-		return &configError{msg: "the group is an actor of another group (AddGroup); run the outermost group"}
-	}
-	return g.run(nesting{})
-}
+func (g *Group) Run() error { return g.run(nesting{outermost: true}) }
 
 func (g *Group) run(in nesting) error {
 	g.mu.Lock()
+	if in.outermost && g.nested {
+		g.mu.Unlock()
+		return &configError{msg: "the group is an actor of another group (AddGroup); run the outermost group"}
+	}
 	if g.started {
 		g.mu.Unlock()
 		return ErrAlreadyRun
@@ -173,8 +169,17 @@ func (g *Group) run(in nesting) error {
 	}
 	g.mu.Unlock()
 	if asked != nil {
-		// Stopped before it began: it starts nothing.
-		return join(releaseUnstarted(actors, &outsideCause{err: asked, run: r.life}, g.ShutdownTimeout)...)
+		// Stopped before it began: it starts nothing, and waits for its
+		// interrupts no longer than the enclosing group does.
+		timeout := g.ShutdownTimeout
+		if at := in.parent.shutdownDeadline(); !at.IsZero() {
+			if left := max(time.Until(at), time.Nanosecond); timeout == 0 || left < timeout {
+				timeout = left
+			}
+		}
+		err := join(releaseUnstarted(actors, &outsideCause{err: asked, run: r.life}, timeout)...)
+		r.life.end()
+		return err
 	}
 	// g.running stays set: a stop that comes after Run has returned lands
 	// in the events buffer, where one stop always has room.

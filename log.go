@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"time"
 )
 
@@ -17,6 +18,15 @@ type logger struct {
 }
 
 func (lg logger) actor(name string) slog.Attr { return slog.String("actor", lg.prefix+name) }
+
+// group names a nested group in its group-wide events, so that those of
+// several levels in one log can be told apart.
+func (lg logger) group(attrs ...slog.Attr) []slog.Attr {
+	if lg.prefix == "" {
+		return attrs
+	}
+	return append(attrs, slog.String("group", strings.TrimSuffix(lg.prefix, "/")))
+}
 
 func (lg logger) emit(level slog.Level, msg string, attrs ...slog.Attr) {
 	if lg.l == nil {
@@ -58,18 +68,21 @@ func (lg logger) shutdownBegun(by string, cause error) {
 		return
 	}
 	if by == "" {
-		lg.emit(slog.LevelInfo, "shutdown begun", slog.String("by", "the enclosing group"), slog.Any("cause", cause))
+		lg.emit(slog.LevelInfo, "shutdown begun", lg.group(slog.String("by", "the enclosing group"), slog.Any("cause", cause))...)
 		return
 	}
 	var ae *ActorError
 	if errors.As(cause, &ae) {
 		cause = ae.Err
 	}
-	lg.emit(slog.LevelInfo, "shutdown begun", lg.actor(by), slog.Any("cause", cause))
+	lg.emit(slog.LevelInfo, "shutdown begun", lg.group(lg.actor(by), slog.Any("cause", cause))...)
 }
 
 func (lg logger) stageDone(stage, stages int, elapsed time.Duration) {
-	lg.emit(slog.LevelInfo, "stop stage done", slog.Int("stage", stage+1), slog.Int("stages", stages), slog.Duration("elapsed", elapsed))
+	if lg.l == nil {
+		return
+	}
+	lg.emit(slog.LevelInfo, "stop stage done", lg.group(slog.Int("stage", stage+1), slog.Int("stages", stages), slog.Duration("elapsed", elapsed))...)
 }
 
 func (lg logger) actorDeadline(a *Actor) {
@@ -91,5 +104,5 @@ func (lg logger) stopped(elapsed time.Duration, stragglers []string) {
 	for _, name := range stragglers {
 		lg.emit(slog.LevelError, "actor still running at shutdown deadline", lg.actor(name))
 	}
-	lg.emit(slog.LevelInfo, "group stopped", slog.Duration("shutdown", elapsed), slog.Int("stragglers", len(stragglers)))
+	lg.emit(slog.LevelInfo, "group stopped", lg.group(slog.Duration("shutdown", elapsed), slog.Int("stragglers", len(stragglers)))...)
 }

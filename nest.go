@@ -23,10 +23,14 @@ import (
 // still works: a signal stops inner, and so g, as a requested stop; and
 // its second-signal watch lasts until the outermost Run returns.
 //
-// A group can be added once, to one group, and not to itself, directly or
-// through others; such misuse, or a nil inner, makes Run return
-// [ErrInvalid]. Run a nested group only through the outermost one: its own
-// Run returns ErrInvalid.
+// A group can be added once, to one group, not to itself, directly or
+// through others, and not once it has run on its own; such misuse, or a nil
+// inner, makes Run return [ErrInvalid], and leaves inner alone. Run a
+// nested group only through the outermost one: its own Run returns
+// ErrInvalid. A nested group that never runs, because the outer group was
+// refused or stopped first, still calls each of its actors' interrupts
+// once, at every depth. Its group-wide log events (shutdown begun, stop
+// stage done, group stopped) carry group=workers.
 func (g *Group) AddGroup(inner *Group) *Actor {
 	if inner == nil {
 		a := g.Add(nil, nil)
@@ -35,32 +39,57 @@ func (g *Group) AddGroup(inner *Group) *Actor {
 	}
 	n := &nestedGroup{inner: inner}
 	a := g.Add(n.execute, n.interrupt)
-	sp := &special{join: n.join, nested: inner}
+	sp := &special{join: n.join, nested: inner, release: n.release}
 	a.set(func() { a.special = sp })
 	if inner != g {
 		inner.mu.Lock()
-		again := inner.nested
+		again, started := inner.nested, inner.started
 		inner.nested = true
 		inner.mu.Unlock()
-		if again {
-			a.set(func() { sp.invalid = "the group is already an actor of another group" })
+		switch {
+		case started:
+			sp.invalid = "the group has run, or is running, on its own"
+		case again:
+			sp.invalid = "the group is already an actor of another group"
 		}
+		// Run refuses g then, and calls this actor's interrupt: it must
+		// not stop a group that is not g's.
+		n.foreign = sp.invalid != ""
 	}
 	return a
 }
 
 // nestedGroup is the pair that runs a group as an actor of another.
 type nestedGroup struct {
-	inner *Group
-	in    nesting // set by join, before execute's goroutine starts
+	inner   *Group
+	foreign bool    // inner belongs to another group, or to itself: leave it alone
+	in      nesting // set by join, before execute's goroutine starts
 }
 
 func (n *nestedGroup) join(name string, logger *slog.Logger, run *runLife) {
 	n.in = nesting{parent: run, prefix: name + "/", logger: logger}
 }
 
-func (n *nestedGroup) execute() error        { return n.inner.run(n.in) }
-func (n *nestedGroup) interrupt(cause error) { n.inner.stop(cause) }
+func (n *nestedGroup) execute() error { return n.inner.run(n.in) }
+
+func (n *nestedGroup) interrupt(cause error) {
+	if !n.foreign {
+		n.inner.stop(cause)
+	}
+}
+
+// release runs the group, once its interrupt has stopped it, when its
+// execute never will: a stopped group starts nothing and calls every
+// interrupt of its own. A group that did run has released already.
+func (n *nestedGroup) release() error {
+	if n.foreign {
+		return nil
+	}
+	if err := n.inner.run(n.in); !errors.Is(err, ErrAlreadyRun) {
+		return err
+	}
+	return nil
+}
 
 // checkNested checks the groups nested in actors, and those nested in
 // them, with the names of their problems composed: "workers/consumer-3".

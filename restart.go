@@ -179,8 +179,15 @@ func (r *restarter) interrupt(cause error) {
 func (r *restarter) execute() error {
 	inARow := 0 // attempts since the last healthy one
 	for attempt := 1; ; attempt++ {
-		execute, interrupt := r.factory()
+		var execute func() error
+		var interrupt func(error)
+		if err := recovered(func() error { execute, interrupt = r.factory(); return nil }); err != nil {
+			return fmt.Errorf("troupe: restart attempt %d: the factory panicked: %w", attempt, err)
+		}
 		if execute == nil || interrupt == nil {
+			if interrupt != nil {
+				interrupt(ErrInvalid) // what the pair holds is released
+			}
 			return fmt.Errorf("troupe: restart attempt %d: the factory returned a nil %s", attempt, nilOf(execute, interrupt))
 		}
 		r.mu.Lock()
@@ -225,6 +232,11 @@ func (r *restarter) execute() error {
 			}
 			return fmt.Errorf("troupe: restart: gave up after %d attempts in a row: %w", inARow, err)
 		}
+		select {
+		case <-r.stop:
+			return nil // interrupted as the attempt ended: no restart to speak of
+		default:
+		}
 		wait := r.backoff(inARow)
 		r.logRestart(attempt, err, wait)
 		timer := time.NewTimer(wait)
@@ -243,6 +255,11 @@ func (r *restarter) backoff(n int) time.Duration {
 	wait = min(wait, float64(r.opts.max))
 	if r.opts.jitter > 0 {
 		wait *= 1 + r.opts.jitter*(2*rand.Float64()-1)
+	}
+	// A max near the largest Duration, jittered up, would overflow into a
+	// negative wait: no wait at all.
+	if wait >= math.MaxInt64 {
+		return math.MaxInt64
 	}
 	return time.Duration(wait)
 }

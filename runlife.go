@@ -17,10 +17,11 @@ type runLife struct {
 	onSecondSignal func(sig os.Signal, status int)
 	parent         *runLife // the Run of the group this one is nested in
 
-	mu       sync.Mutex
-	ended    bool
-	atEnd    []func()
-	deadline time.Time // when Run stops waiting, once its shutdown has begun; zero: never
+	mu         sync.Mutex
+	ended      bool
+	atEnd      []func()
+	deadline   time.Time // when Run stops waiting, once its shutdown has begun; zero: never
+	onDeadline []func()  // nested Runs, told when the deadline moves
 }
 
 // whenEnded calls f as the outermost Run returns, or at once if it already
@@ -66,9 +67,22 @@ func (l *runLife) reporting() (logger *slog.Logger, onSecondSignal func(os.Signa
 	return logger, onSecondSignal
 }
 
+// setDeadline records when this Run stops waiting, and tells the nested
+// Runs, whose shutdown may have begun before this one's.
 func (l *runLife) setDeadline(t time.Time) {
 	l.mu.Lock()
 	l.deadline = t
+	tell := l.onDeadline
+	l.mu.Unlock()
+	for _, f := range tell {
+		f()
+	}
+}
+
+// watchDeadline calls f whenever the deadline of this Run moves.
+func (l *runLife) watchDeadline(f func()) {
+	l.mu.Lock()
+	l.onDeadline = append(l.onDeadline, f)
 	l.mu.Unlock()
 }
 

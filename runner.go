@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -31,6 +32,7 @@ type runner struct {
 
 	deadline   *time.Timer // the shutdown's deadline, once there is one
 	deadlineAt time.Time
+	moved      atomic.Bool // a deadlineMoved event is waiting
 
 	mu         sync.Mutex // guards lateErrors, over and the actors' timers
 	lateErrors []error    // failures of interrupts, which run on their own goroutines
@@ -46,12 +48,14 @@ const (
 	interruptEnded                          // the interrupt returned after execute did
 	timeoutExpired                          // the actor's own Timeout passed
 	stopAsked                               // the enclosing group asks this one to stop, with err as the cause
+	deadlineMoved                           // an enclosing group's deadline came earlier
 )
 
 // event is what an actor's goroutines tell Run. Each actor sends at most
-// one of each kind but returnedAfterInterrupt, which stands for two, and
-// the group is asked to stop at most once, so a buffer of two per actor,
-// one more per Timeout and one for the stop never blocks a sender.
+// one of each kind but returnedAfterInterrupt, which stands for two; the
+// group is asked to stop at most once; and at most one deadlineMoved is
+// waiting at any time. So a buffer of two per actor, one more per Timeout,
+// one for the stop and one for the deadline never blocks a sender.
 type event struct {
 	actor *Actor
 	kind  eventKind
@@ -62,13 +66,14 @@ type event struct {
 // enclosing Run, the prefix that composes actor names in logs, and the
 // logger to use when the group has none of its own.
 type nesting struct {
-	parent *runLife
-	prefix string
-	logger *slog.Logger
+	outermost bool // Run was called, not an enclosing group
+	parent    *runLife
+	prefix    string
+	logger    *slog.Logger
 }
 
 func newRunner(g *Group, actors []*Actor, stages [][]*Actor, in nesting) *runner {
-	size := 2*len(actors) + 1
+	size := 2*len(actors) + 2
 	for _, a := range actors {
 		if a.timeout > 0 {
 			size++
@@ -95,6 +100,13 @@ func newRunner(g *Group, actors []*Actor, stages [][]*Actor, in nesting) *runner
 	}
 	for i, s := range r.stages {
 		r.pending[i] = len(s)
+	}
+	if in.parent != nil {
+		in.parent.watchDeadline(func() {
+			if r.moved.CompareAndSwap(false, true) {
+				r.events <- event{kind: deadlineMoved}
+			}
+		})
 	}
 	return r
 }
@@ -141,10 +153,14 @@ func (r *runner) execute(a *Actor) {
 // begins the shutdown.
 func (r *runner) awaitCause() {
 	for r.cause == nil {
-		ev := <-r.events // only returns, and a stop, can come before the shutdown
-		if ev.kind == stopAsked {
+		ev := <-r.events // only returns, a stop, and a deadline can come before the shutdown
+		switch ev.kind {
+		case stopAsked:
 			r.cause = &outsideCause{err: ev.err, run: r.life}
-			break
+			continue
+		case deadlineMoved:
+			r.record(ev)
+			continue
 		}
 		failure := r.record(ev)
 		switch {
@@ -311,6 +327,12 @@ func (r *runner) record(ev event) *ActorError {
 		var rc runCause
 		if errors.As(ev.err, &rc) && rc.runOf() != nil {
 			r.tighten(rc.runOf().shutdownDeadline())
+		}
+		return nil
+	case deadlineMoved:
+		r.moved.Store(false)
+		if r.cause != nil { // before its own shutdown, a group has no deadline to keep
+			r.tighten(r.life.parent.shutdownDeadline())
 		}
 		return nil
 	case interruptEnded:

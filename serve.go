@@ -45,30 +45,42 @@ func Serve(ctx context.Context, execute func() error, interrupt func(error)) err
 	go func() {
 		select {
 		case <-ctx.Done():
-			cause := context.Cause(ctx)
-			callInterrupt(cause)
-			watched <- cause
 		case <-stop:
-			watched <- nil
+			if ctx.Err() == nil {
+				watched <- nil
+				return
+			}
+			// Done as execute returned: the context's end decides, not
+			// select's random pick.
 		}
+		cause := context.Cause(ctx)
+		callInterrupt(cause)
+		watched <- cause
 	}()
-	closed := false
-	defer func() { // an execute that calls runtime.Goexit must not strand the watch
-		if !closed {
-			close(stop)
+	finished := false
+	defer func() {
+		if finished {
+			return
+		}
+		// execute called runtime.Goexit: the interrupt is still called,
+		// and Serve ends only after it has returned.
+		close(stop)
+		if <-watched == nil {
+			callInterrupt(errGoexit)
 		}
 	}()
 	err := recovered(execute)
+	finished = true
 	close(stop)
-	closed = true
 	if cause := <-watched; cause != nil {
 		if isEcho(err, true, cause) {
 			err = nil
 		}
-	} else if err != nil {
-		callInterrupt(err)
 	} else {
-		callInterrupt(ErrReturned)
+		callInterrupt(endedCause(err))
+		if isEcho(err, false, nil) {
+			err = nil // http.ErrServerClosed, as Run takes it
+		}
 	}
 	return join(err, interruptErr)
 }

@@ -7,7 +7,8 @@ import (
 
 // releaseUnstarted ends a Run that starts nothing, because plan refused
 // the group or because the enclosing group stopped it first: no execute is
-// called, but every interrupt is, once and concurrently, with cause. The
+// called, but every interrupt is, once and concurrently, with cause; a
+// nested group's interrupt stops it, and then it releases its own actors. The
 // contract calls every interrupt exactly once, and pairs may hold something
 // from the moment they were made: Signals has caught its signals, and a
 // server has its Listener. Run waits for the interrupts as it would in a
@@ -33,11 +34,19 @@ func releaseUnstarted(actors []*Actor, cause error, shutdownTimeout time.Duratio
 				running[i] = false
 				mu.Unlock()
 			}()
-			callInterrupt(a, cause, func(err *ActorError) {
+			report := func(err *ActorError) {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
-			})
+			}
+			callInterrupt(a, cause, report)
+			if sp := a.special; sp != nil && sp.release != nil {
+				// A nested group that will never run: it must still
+				// release its own actors, at every depth.
+				if err := sp.release(); err != nil {
+					report(&ActorError{Actor: a.displayName(), Err: err})
+				}
+			}
 		})
 	}
 	all := make(chan struct{})
