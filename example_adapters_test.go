@@ -284,7 +284,15 @@ func ExampleBeforeStop() {
 	g.Add(troupe.HTTPServer(&http.Server{}, troupe.Listener(ln), troupe.BeforeStop(func() {
 		fmt.Println("not ready any more")
 	}))).Name("http")
-	g.Go(func(ctx context.Context) error { return nil }).Name("job")
+	g.Go(func(ctx context.Context) error {
+		// A server stopped before it served has nothing to stop: wait
+		// until it answers.
+		resp, err := http.Get("http://" + ln.Addr().String() + "/")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}).Name("client")
 	fmt.Println("Run returned", g.Run())
 	// Output:
 	// not ready any more
