@@ -141,12 +141,7 @@ func (r *runner) execute(a *Actor) {
 		}
 		r.events <- event{a, kind, err}
 	}()
-	defer func() {
-		if v := recover(); v != nil {
-			err = &PanicError{Value: v, Stack: debug.Stack()}
-		}
-	}()
-	err = a.execute()
+	err = recovered(a.execute) // on runtime.Goexit, err stays errGoexit
 }
 
 // awaitCause waits for the return, or the request from outside, that

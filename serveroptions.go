@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"runtime/debug"
 	"time"
 )
 
@@ -89,15 +88,12 @@ func buildServerOptions(opts []ServerOption) serverOptions {
 
 // runBeforeStop calls the hook, if any, on an adapter's own goroutine,
 // where nothing else would recover a panic.
-func (o *serverOptions) runBeforeStop(server string) (err error) {
+func (o *serverOptions) runBeforeStop(server string) error {
 	if o.beforeStop == nil {
 		return nil
 	}
-	defer func() {
-		if v := recover(); v != nil {
-			err = fmt.Errorf("troupe: %s BeforeStop hook: %w", server, &PanicError{Value: v, Stack: debug.Stack()})
-		}
-	}()
-	o.beforeStop()
+	if err := recovered(func() error { o.beforeStop(); return nil }); err != nil {
+		return fmt.Errorf("troupe: %s BeforeStop hook: %w", server, err)
+	}
 	return nil
 }
