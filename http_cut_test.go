@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -259,11 +260,21 @@ func TestHTTPHijackedConnectionStillReachesTheSocket(t *testing.T) {
 func TestHTTPListenerCloseErrorIsKeptWhenTheDeadlinePasses(t *testing.T) {
 	for _, inFlight := range []bool{false, true} {
 		ln := listen(t)
-		entered := make(chan struct{})
-		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			close(entered)
-			<-r.Context().Done()
-		})}
+		entered, accepted := make(chan struct{}), make(chan struct{})
+		var once sync.Once
+		srv := &http.Server{
+			// Serving has begun once a connection is accepted: an
+			// interrupt before that only closes the listener.
+			ConnState: func(_ net.Conn, state http.ConnState) {
+				if state == http.StateNew {
+					once.Do(func() { close(accepted) })
+				}
+			},
+			Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				close(entered)
+				<-r.Context().Done()
+			}),
+		}
 		execute, interrupt := troupe.HTTPServer(srv, troupe.Listener(closeFails{ln}), troupe.DrainTimeout(100*time.Millisecond))
 		executed := make(chan error, 1)
 		go func() { executed <- execute() }()
@@ -271,6 +282,7 @@ func TestHTTPListenerCloseErrorIsKeptWhenTheDeadlinePasses(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		<-accepted
 		if inFlight {
 			io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 			<-entered
