@@ -108,3 +108,16 @@ type special struct {
 	// never run, lets a nested group release its own actors.
 	release func() error
 }
+
+// nilOf names the nil functions of a pair, or gives "" when neither is.
+func nilOf(execute func() error, interrupt func(error)) string {
+	switch {
+	case execute == nil && interrupt == nil:
+		return "execute and interrupt functions"
+	case execute == nil:
+		return "execute function"
+	case interrupt == nil:
+		return "interrupt function"
+	}
+	return ""
+}

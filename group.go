@@ -88,14 +88,7 @@ func (g *Group) Add(execute func() error, interrupt func(error)) *Actor {
 	a := &g.spare[0]
 	g.spare = g.spare[1:]
 	a.group, a.index, a.execute, a.interrupt = g, len(g.actors), execute, interrupt
-	switch {
-	case execute == nil && interrupt == nil:
-		a.nilFunc = "execute and interrupt functions"
-	case execute == nil:
-		a.nilFunc = "execute function"
-	case interrupt == nil:
-		a.nilFunc = "interrupt function"
-	}
+	a.nilFunc = nilOf(execute, interrupt)
 	g.actors = append(g.actors, a)
 	return a
 }

@@ -181,12 +181,12 @@ func (r *restarter) execute() error {
 	for attempt := 1; ; attempt++ {
 		var execute func() error
 		var interrupt func(error)
-		if err := recovered(func() error { execute, interrupt = r.factory(); return nil }); err != nil {
+		if err := recoverPanic(func() { execute, interrupt = r.factory() }); err != nil {
 			return fmt.Errorf("troupe: restart attempt %d: the factory panicked: %w", attempt, err)
 		}
 		if execute == nil || interrupt == nil {
 			if interrupt != nil {
-				interrupt(ErrInvalid) // what the pair holds is released
+				recoverPanic(func() { interrupt(ErrInvalid) }) // what the pair holds is released
 			}
 			return fmt.Errorf("troupe: restart attempt %d: the factory returned a nil %s", attempt, nilOf(execute, interrupt))
 		}
@@ -195,7 +195,7 @@ func (r *restarter) execute() error {
 			cause := r.cause
 			r.mu.Unlock()
 			// Its execute never runs, but what it holds is released.
-			return recovered(func() error { interrupt(cause); return nil })
+			return recoverPanic(func() { interrupt(cause) })
 		}
 		r.current = interrupt
 		r.mu.Unlock()
@@ -209,7 +209,7 @@ func (r *restarter) execute() error {
 		r.current = nil
 		r.mu.Unlock()
 		if current != nil {
-			if ierr := recovered(func() error { current(endedCause(err)); return nil }); ierr != nil {
+			if ierr := recoverPanic(func() { current(endedCause(err)) }); ierr != nil {
 				err = errors.Join(err, ierr)
 			}
 		}
@@ -279,14 +279,4 @@ func endedCause(err error) error {
 		return ErrReturned
 	}
 	return err
-}
-
-func nilOf(execute func() error, interrupt func(error)) string {
-	switch {
-	case execute == nil && interrupt == nil:
-		return "execute and interrupt function"
-	case execute == nil:
-		return "execute function"
-	}
-	return "interrupt function"
 }

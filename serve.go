@@ -38,7 +38,7 @@ func Serve(ctx context.Context, execute func() error, interrupt func(error)) err
 	var once sync.Once
 	var interruptErr error
 	callInterrupt := func(cause error) {
-		once.Do(func() { interruptErr = recovered(func() error { interrupt(cause); return nil }) })
+		once.Do(func() { interruptErr = recoverPanic(func() { interrupt(cause) }) })
 	}
 	stop := make(chan struct{})
 	watched := make(chan error, 1) // the cause the interrupt was given, nil if ctx was not done
@@ -94,3 +94,6 @@ func recovered(fn func() error) (err error) {
 	}()
 	return fn()
 }
+
+// recoverPanic calls fn, giving its panic as a *PanicError.
+func recoverPanic(fn func()) error { return recovered(func() error { fn(); return nil }) }

@@ -92,7 +92,7 @@ func (o *serverOptions) runBeforeStop(server string) error {
 	if o.beforeStop == nil {
 		return nil
 	}
-	if err := recovered(func() error { o.beforeStop(); return nil }); err != nil {
+	if err := recoverPanic(o.beforeStop); err != nil {
 		return fmt.Errorf("troupe: %s BeforeStop hook: %w", server, err)
 	}
 	return nil
