@@ -1,6 +1,7 @@
 package troupe
 
 import (
+	"context"
 	"log/slog"
 	"strconv"
 	"sync/atomic"
@@ -39,6 +40,11 @@ type Actor struct {
 	done          bool         // execute and interrupt returned, or its own deadline passed
 	timer         *time.Timer
 	startedAt     time.Time
+	status        atomic.Uint32 // actorWaiting and on, for any goroutine to read
+	readyBy       readiness     // how the actor becomes ready
+	isReady       bool
+	checking      bool  // its readiness check runs
+	waitingOn     int32 // the actors it starts after that are not ready yet
 }
 
 // Name names the actor in logs, errors and [Actor.StopAfter]. Names must be
@@ -98,15 +104,18 @@ func (a *Actor) displayName() string {
 // special is what some actors need beyond a pair, kept apart so that the
 // usual actor stays small.
 type special struct {
-	// join is told at Run's start the actor's full name, the logger and
-	// the Run: how Group.Restart logs and a nested group learns where it
-	// is nested.
-	join    func(name string, logger *slog.Logger, run *runLife)
+	// join is told at Run's start the actor's full name, the logger, the
+	// Run, and what to call once ready: how Group.Restart logs and a
+	// nested group learns where it is nested.
+	join    func(name string, logger *slog.Logger, run *runLife, ready func())
 	nested  *Group // the group that AddGroup made this actor of, if any
 	invalid string // another reason Run must refuse the actor
 	// release, called after the interrupt of an actor whose execute will
 	// never run, lets a nested group release its own actors.
 	release func() error
+
+	startAfter []string
+	check      func(ctx context.Context) error // ReadyWhen's
 }
 
 // nilOf names the nil functions of a pair, or gives "" when neither is.

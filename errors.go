@@ -132,6 +132,7 @@ func (e *configError) Is(target error) bool { return target == ErrInvalid }
 var (
 	errGoexit          = errors.New("troupe: actor called runtime.Goexit")
 	errInterruptGoexit = errors.New("troupe: interrupt called runtime.Goexit")
+	errCheckGoexit     = errors.New("troupe: readiness check called runtime.Goexit")
 )
 
 func quoteAll(names []string) string {

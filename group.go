@@ -50,6 +50,29 @@ type Group struct {
 	// so it must return or exit.
 	OnSecondSignal func(sig os.Signal, status int)
 
+	// StartTimeout bounds the start, counted from Run's: an actor started
+	// but still not ready when it passes fails the group with an error
+	// that names it and matches [ErrNotReady]. Zero, the default, means no
+	// bound.
+	StartTimeout time.Duration
+
+	// StopDelay is how long a ready group keeps serving once it is asked to
+	// stop, by a signal, a parent context or [Group.Stop], before its
+	// interrupts are called. Readiness ([Group.HealthHandler]'s /readyz)
+	// reports the stop at once, and the server adapters answer every
+	// HTTP/1 response with "Connection: close" and run their [BeforeStop]
+	// hooks (gRPC health NOT_SERVING), so that load balancers and clients
+	// move to other instances before the servers stop accepting. Under
+	// Kubernetes the endpoint's removal travels in parallel with SIGTERM,
+	// and a few seconds covers it.
+	//
+	// The delay counts against ShutdownTimeout, which must leave time after
+	// it. A failure, or a stop while the group is still starting, skips
+	// the delay, and a failure during it ends it at once. A second signal
+	// during the delay ends the process, as during any shutdown. Only the
+	// outermost group may set it. Zero, the default, means no delay.
+	StopDelay time.Duration
+
 	mu        sync.Mutex // guards the fields below; sync.Mutex also makes vet flag copies
 	actors    []*Actor
 	spare     []Actor // where the next actors will live
@@ -57,6 +80,8 @@ type Group struct {
 	nested    bool    // an actor of another group, through AddGroup
 	running   *runner // from Run's start, for stop
 	stopCause error   // the stop the enclosing group asked for, if it has
+
+	status groupStatus // for State, WaitReady and health, from any goroutine
 }
 
 // Add adds an actor: execute runs it, and interrupt must make execute
@@ -141,17 +166,28 @@ func (g *Group) run(in nesting) error {
 	actors := g.actors
 	g.mu.Unlock()
 
-	stages, err := plan(actors, g.ShutdownTimeout)
+	stages, err := plan(actors, g.settings())
 	if nestErr := checkNested(actors, map[*Group]bool{g: true}); nestErr != nil {
 		stages, err = nil, join(err, nestErr)
 	}
 	if err != nil {
+		defer g.status.enter(Stopped)
+		g.status.stopBegins(err)
 		if extra := releaseUnstarted(actors, err, g.ShutdownTimeout); len(extra) > 0 {
 			return errors.Join(append([]error{err}, extra...)...)
 		}
 		return err
 	}
 	if len(actors) == 0 {
+		g.status.enter(Ready)
+		g.mu.Lock()
+		asked := g.stopCause
+		g.mu.Unlock()
+		g.status.stopBegins(asked)
+		g.status.enter(Stopped)
+		if asked == errStopCalled {
+			return asked
+		}
 		return nil
 	}
 	r := newRunner(g, actors, stages, in)
@@ -170,9 +206,15 @@ func (g *Group) run(in nesting) error {
 				timeout = left
 			}
 		}
-		err := join(releaseUnstarted(actors, &outsideCause{err: asked, run: r.life}, timeout)...)
+		cause := &outsideCause{err: asked, run: r.life}
+		g.status.stopBegins(cause)
+		errs := releaseUnstarted(actors, cause, timeout)
+		if asked == errStopCalled {
+			errs = append([]error{asked}, errs...)
+		}
+		g.status.enter(Stopped)
 		r.life.end()
-		return err
+		return join(errs...)
 	}
 	// g.running stays set: a stop that comes after Run has returned lands
 	// in the events buffer, where one stop always has room.
@@ -180,8 +222,8 @@ func (g *Group) run(in nesting) error {
 }
 
 // stop asks the group to shut down from outside, with cause: the enclosing
-// group's interrupt. Before Run it makes Run start nothing. Only the first
-// call counts.
+// group's interrupt, or errStopCalled from Group.Stop. Before Run it makes
+// Run start nothing. Only the first call counts.
 func (g *Group) stop(cause error) {
 	if cause == nil {
 		cause = ErrStopRequested
@@ -197,4 +239,9 @@ func (g *Group) stop(cause error) {
 	if r != nil {
 		r.events <- event{kind: stopAsked, err: cause}
 	}
+}
+
+// settings gives what plan checks of the group's own fields.
+func (g *Group) settings() groupSettings {
+	return groupSettings{shutdownTimeout: g.ShutdownTimeout, startTimeout: g.StartTimeout, stopDelay: g.StopDelay}
 }

@@ -69,6 +69,11 @@ func (s *grpcActor) execute() error {
 }
 
 func (s *grpcActor) interrupt(cause error) {
+	if link, ok := cause.(*adapterLink); ok {
+		// Ready at start: its listener was bound before.
+		link.notice.onBegin(func() { s.stop.hookEarly(s.opts.beforeStopHook("grpc")) })
+		return
+	}
 	switch early, start := s.stop.interrupt(cause); {
 	case early:
 		s.srv.Stop()
@@ -83,7 +88,7 @@ func (s *grpcActor) interrupt(cause error) {
 func (s *grpcActor) stopServer() {
 	timer := time.NewTimer(s.opts.drainTimeout)
 	defer timer.Stop()
-	hookErr := s.opts.runBeforeStop("grpc")
+	hookErr := s.stop.hook(s.opts.beforeStopHook("grpc"))
 	graceful := make(chan struct{})
 	go func() {
 		defer close(graceful)

@@ -67,6 +67,7 @@ type httpActor struct {
 	opts     serverOptions
 	stop     serverStop
 	requests *requests
+	ready    func() // from the Group's link, if any: called once accepting
 }
 
 func (s *httpActor) execute() error {
@@ -76,6 +77,9 @@ func (s *httpActor) execute() error {
 	ln, err := s.listen()
 	if err != nil {
 		return join(err, s.awaitStop(false))
+	}
+	if s.ready != nil {
+		s.ready() // the kernel accepts connections from here on
 	}
 	s.requests.hook(s.srv)
 	served := &cutListener{Listener: ln, q: s.requests}
@@ -119,6 +123,10 @@ func (s *httpActor) listen() (net.Listener, error) {
 }
 
 func (s *httpActor) interrupt(cause error) {
+	if link, ok := cause.(*adapterLink); ok {
+		s.link(link)
+		return
+	}
 	switch early, start := s.stop.interrupt(cause); {
 	case early && s.opts.listener != nil:
 		s.opts.listener.Close()
@@ -142,9 +150,18 @@ func (s *httpActor) awaitStop(served bool) error {
 	return s.stop.wait()
 }
 
+// link takes what the Group tells it: see adapterLink. It comes before
+// execute's goroutine starts.
+func (s *httpActor) link(l *adapterLink) {
+	l.announces = true
+	s.ready = l.ready
+	s.requests.closing = &l.notice.begun
+	l.notice.onBegin(func() { s.stop.hookEarly(s.opts.beforeStopHook("http")) })
+}
+
 func (s *httpActor) drain() {
 	deadline := time.Now().Add(s.opts.drainTimeout)
-	hookErr := s.opts.runBeforeStop("http")
+	hookErr := s.stop.hook(s.opts.beforeStopHook("http"))
 	// A fresh context: see HTTPServer.
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()

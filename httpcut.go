@@ -28,6 +28,8 @@ type requests struct {
 	conns       map[net.Conn]http.ConnState // as ConnState reported them, until closed or hijacked
 	handlers    int                         // handlers running
 	quiet       chan struct{}               // closed when neither handlers nor conns are left, if someone waits
+
+	closing *atomic.Bool // true once the group's stop delay has begun; nil outside a Group
 }
 
 func newRequests() *requests {
@@ -78,6 +80,13 @@ func (q *requests) hook(srv *http.Server) {
 	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q.handlerBegan()
 		defer q.handlerEnded()
+		if q.closing != nil && r.ProtoMajor == 1 && q.closing.Load() {
+			// The client is to go elsewhere: this connection ends with the
+			// response, not by cutting it idle, which makes clients resend
+			// requests they had already sent on it. HTTP/2 has no such
+			// header; its clients learn from Shutdown's GOAWAY.
+			w.Header().Set("Connection", "close")
+		}
 		if handler == nil {
 			http.DefaultServeMux.ServeHTTP(w, r)
 			return

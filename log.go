@@ -61,14 +61,43 @@ func (lg logger) returned(a *Actor, err error, failure bool) {
 	lg.emit(level, "actor returned", attrs...)
 }
 
-// shutdownBegun names the actor whose return began the shutdown; by is
-// empty when the group was asked to stop from outside.
-func (lg logger) shutdownBegun(by string, cause error) {
+func (lg logger) groupReady() {
 	if lg.l == nil {
 		return
 	}
+	lg.emit(slog.LevelInfo, "group ready", lg.group()...)
+}
+
+func (lg logger) stopDelay(d time.Duration) {
+	if lg.l == nil {
+		return
+	}
+	lg.emit(slog.LevelInfo, "stop delay begun: not ready, still serving", lg.group(slog.Duration("delay", d))...)
+}
+
+func (lg logger) delayCut(failure *ActorError) {
+	if lg.l == nil {
+		return
+	}
+	lg.emit(slog.LevelWarn, "stop delay cut short by a failure", lg.actor(failure.Actor))
+}
+
+// shutdownBegun names the actor whose return began the shutdown; by is
+// empty when the group was asked to stop from outside. notStarted names
+// the actors that will never start.
+func (lg logger) shutdownBegun(by string, cause error, notStarted []string) {
+	if lg.l == nil {
+		return
+	}
+	if notStarted != nil {
+		lg.emit(slog.LevelWarn, "actors never started", lg.group(slog.Any("actors", notStarted))...)
+	}
 	if by == "" {
-		lg.emit(slog.LevelInfo, "shutdown begun", lg.group(slog.String("by", "the enclosing group"), slog.Any("cause", cause))...)
+		by = "the enclosing group"
+		if errors.Is(cause, errStopCalled) {
+			by = "Group.Stop"
+		}
+		lg.emit(slog.LevelInfo, "shutdown begun", lg.group(slog.String("by", by), slog.Any("cause", cause))...)
 		return
 	}
 	var ae *ActorError

@@ -39,8 +39,11 @@ func (g *Group) AddGroup(inner *Group) *Actor {
 	}
 	n := &nestedGroup{inner: inner}
 	a := g.Add(n.execute, n.interrupt)
-	sp := &special{join: n.join, nested: inner, release: n.release}
-	a.set(func() { a.special = sp })
+	var sp *special
+	a.set(func() {
+		sp = a.specials()
+		sp.join, sp.nested, sp.release = n.join, inner, n.release
+	})
 	if inner != g {
 		inner.mu.Lock()
 		again, started := inner.nested, inner.started
@@ -66,8 +69,8 @@ type nestedGroup struct {
 	in      nesting // set by join, before execute's goroutine starts
 }
 
-func (n *nestedGroup) join(name string, logger *slog.Logger, run *runLife) {
-	n.in = nesting{parent: run, prefix: name + "/", logger: logger}
+func (n *nestedGroup) join(name string, logger *slog.Logger, run *runLife, ready func()) {
+	n.in = nesting{parent: run, prefix: name + "/", logger: logger, ready: ready}
 }
 
 func (n *nestedGroup) execute() error { return n.inner.run(n.in) }
@@ -106,10 +109,13 @@ func checkNested(actors []*Actor, seen map[*Group]bool) error {
 			continue
 		}
 		inner.mu.Lock()
-		innerActors, timeout := inner.actors, inner.ShutdownTimeout
+		innerActors, settings := inner.actors, inner.settings()
 		inner.mu.Unlock()
 		seen[inner] = true
-		_, err := plan(innerActors, timeout)
+		_, err := plan(innerActors, settings)
+		if settings.stopDelay != 0 {
+			err = errors.Join(err, &configError{msg: "StopDelay applies to the outermost group only"})
+		}
 		err = errors.Join(err, checkNested(innerActors, seen))
 		delete(seen, inner)
 		errs = append(errs, prefixed(a.displayName(), err)...)

@@ -131,8 +131,8 @@ func (g *Group) Restart(factory func() (execute func() error, interrupt func(err
 	}
 	r := newRestarter(factory, opts)
 	a := g.Add(r.execute, r.interrupt)
-	join := func(name string, logger *slog.Logger, _ *runLife) { r.logger, r.name = logger, name }
-	a.set(func() { a.special = &special{join: join} })
+	join := func(name string, logger *slog.Logger, _ *runLife, _ func()) { r.logger, r.name = logger, name }
+	a.set(func() { a.specials().join = join })
 	return a
 }
 

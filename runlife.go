@@ -22,6 +22,28 @@ type runLife struct {
 	atEnd      []func()
 	deadline   time.Time // when Run stops waiting, once its shutdown has begun; zero: never
 	onDeadline []func()  // nested Runs, told when the deadline moves
+	stopNotice *stopNotice
+}
+
+// notice gives the outermost Run's stop notice, made on first use: the
+// server adapters of every nested group hear of the one stop delay.
+func (l *runLife) notice() *stopNotice {
+	for l.parent != nil {
+		l = l.parent
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stopNotice == nil {
+		l.stopNotice = &stopNotice{}
+	}
+	return l.stopNotice
+}
+
+// existingNotice gives the notice if any adapter took it.
+func (l *runLife) existingNotice() *stopNotice {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.stopNotice
 }
 
 // whenEnded calls f as the outermost Run returns, or at once if it already

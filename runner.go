@@ -1,6 +1,7 @@
 package troupe
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"runtime/debug"
@@ -38,6 +39,21 @@ type runner struct {
 	lateErrors []error    // failures of interrupts, which run on their own goroutines
 	over       bool       // Run has stopped waiting: no more actor timers
 	shutdownAt time.Time
+
+	// The lifecycle: readiness, start order and the stop delay.
+	status       *groupStatus
+	order        *startOrder // nil when no actor starts after another
+	started      bool        // startReady has started what waits for nothing
+	notReady     int         // actors not ready, started or not
+	startTimeout time.Duration
+	startClock   *time.Timer
+	checkCtx     context.Context // for ReadyWhen checks, made with the first
+	cancelChecks context.CancelCauseFunc
+	notStarted   []string // actors that never started
+	stopDelay    time.Duration
+	outside      bool         // the shutdown was asked from outside: by the enclosing group
+	stopCalled   bool         // by Group.Stop
+	announce     func()       // tells the enclosing group that this one is ready
 }
 
 type eventKind uint8
@@ -49,13 +65,17 @@ const (
 	timeoutExpired                          // the actor's own Timeout passed
 	stopAsked                               // the enclosing group asks this one to stop, with err as the cause
 	deadlineMoved                           // an enclosing group's deadline came earlier
+	becameReady                             // an adapter or a nested group is ready
+	checkEnded                              // a ReadyWhen check returned err
+	startExpired                            // StartTimeout passed
 )
 
 // event is what an actor's goroutines tell Run. Each actor sends at most
 // one of each kind but returnedAfterInterrupt, which stands for two; the
 // group is asked to stop at most once; and at most one deadlineMoved is
-// waiting at any time. So a buffer of two per actor, one more per Timeout,
-// one for the stop and one for the deadline never blocks a sender.
+// waiting at any time. So a buffer of two per actor, one more per Timeout
+// and per way of becoming ready other than starting, one for the stop, one
+// for the deadline and one for StartTimeout never blocks a sender.
 type event struct {
 	actor *Actor
 	kind  eventKind
@@ -70,27 +90,36 @@ type nesting struct {
 	parent    *runLife
 	prefix    string
 	logger    *slog.Logger
+	ready     func() // tells the enclosing group that this one is ready
 }
 
 func newRunner(g *Group, actors []*Actor, stages [][]*Actor, in nesting) *runner {
-	size := 2*len(actors) + 2
-	for _, a := range actors {
-		if a.timeout > 0 {
-			size++
-		}
-	}
 	logTo := g.Logger
 	if logTo == nil {
 		logTo = in.logger
 	}
 	r := &runner{
-		log:     logger{l: logTo, prefix: in.prefix},
-		life:    &runLife{logger: g.Logger, onSecondSignal: g.OnSecondSignal, parent: in.parent},
-		timeout: g.ShutdownTimeout,
-		actors:  actors,
-		stages:  stages,
-		events:  make(chan event, size),
+		log:          logger{l: logTo, prefix: in.prefix},
+		life:         &runLife{logger: g.Logger, onSecondSignal: g.OnSecondSignal, parent: in.parent},
+		timeout:      g.ShutdownTimeout,
+		actors:       actors,
+		stages:       stages,
+		status:       &g.status,
+		order:        newStartOrder(actors),
+		startTimeout: g.StartTimeout,
+		stopDelay:    g.StopDelay,
+		announce:     in.ready,
 	}
+	size := 2*len(actors) + 3
+	for _, a := range actors {
+		if a.timeout > 0 {
+			size++
+		}
+		if a.readyBy = r.howReady(a); a.readyBy == readyByCheck || a.readyBy == readyAnnounced {
+			size++
+		}
+	}
+	r.events = make(chan event, size)
 	if stages == nil {
 		r.oneStage[0] = actors
 		r.stages = r.oneStage[:]
@@ -112,20 +141,10 @@ func newRunner(g *Group, actors []*Actor, stages [][]*Actor, in nesting) *runner
 }
 
 func (r *runner) run() error {
-	logging := r.log.l != nil
-	for _, a := range r.actors {
-		if a.special != nil && a.special.join != nil {
-			a.special.join(r.log.prefix+a.displayName(), r.log.l, r.life)
-		}
-		if logging {
-			a.startedAt = time.Now()
-			r.log.started(a)
-		}
-		go r.execute(a)
-	}
-	r.running = len(r.actors)
+	r.startReady()
 	r.awaitCause()
 	err := r.shutdown()
+	r.status.enter(Stopped)
 	r.life.end()
 	return err
 }
@@ -144,14 +163,17 @@ func (r *runner) execute(a *Actor) {
 	err = recovered(a.execute) // on runtime.Goexit, err stays errGoexit
 }
 
-// awaitCause waits for the return, or the request from outside, that
-// begins the shutdown.
+// awaitCause waits for the return, the failure or the request from
+// outside that begins the shutdown, starting actors as what they start
+// after becomes ready.
 func (r *runner) awaitCause() {
 	for r.cause == nil {
-		ev := <-r.events // only returns, a stop, and a deadline can come before the shutdown
+		ev := <-r.events // only returns, readiness, a stop, and a deadline can come before the shutdown
 		switch ev.kind {
 		case stopAsked:
 			r.cause = &outsideCause{err: ev.err, run: r.life}
+			r.stopCalled = ev.err == errStopCalled
+			r.outside = !r.stopCalled
 			continue
 		case deadlineMoved:
 			r.record(ev)
@@ -162,13 +184,33 @@ func (r *runner) awaitCause() {
 		case failure != nil:
 			failure.run = r.life
 			r.cause, r.causeActor = failure, failure.Actor
-		case !ev.actor.oneShot || r.running == 0:
+		case ev.kind != returned && ev.kind != returnedAfterInterrupt:
+		case ev.actor.oneShot:
+			// A one-shot is ready once done, and what starts after it may
+			// start; but a group whose every actor is done stops, without
+			// having been ready for nothing.
+			if r.running > 0 || r.order.waitFor(ev.actor) {
+				r.markReady(ev.actor)
+			}
+			if r.running > 0 {
+				break
+			}
+			fallthrough
+		default:
 			name := ev.actor.displayName()
 			r.cause, r.causeActor = &ActorError{Actor: name, Err: ErrReturned, run: r.life}, name
 		}
 	}
 	r.shutdownAt = time.Now()
-	r.log.shutdownBegun(r.causeActor, r.cause)
+	r.neverStarted()
+	if r.startClock != nil {
+		r.startClock.Stop()
+	}
+	if r.cancelChecks != nil {
+		r.cancelChecks(r.cause)
+	}
+	r.status.stopBegins(r.cause)
+	r.log.shutdownBegun(r.causeActor, r.cause, r.notStarted)
 	if r.timeout > 0 {
 		r.tighten(r.shutdownAt.Add(r.timeout))
 	}
@@ -210,6 +252,9 @@ func (r *runner) shutdown() error {
 			r.deadline.Stop()
 		}
 	}()
+	if r.delayApplies() {
+		r.delay()
+	}
 	stage := 0
 	r.interruptAll(r.stages[stage])
 	for {
@@ -258,6 +303,8 @@ func (r *runner) shutdown() error {
 func (r *runner) interruptAll(actors []*Actor) {
 	for _, a := range actors {
 		a.interrupted = true
+		a.status.CompareAndSwap(actorStarting, actorStopping)
+		a.status.CompareAndSwap(actorReady, actorStopping)
 		go r.interrupt(a)
 	}
 }
@@ -340,8 +387,21 @@ func (r *runner) record(ev event) *ActorError {
 			r.markDone(a)
 		}
 		return nil
+	case becameReady:
+		if r.cause == nil {
+			r.markReady(a)
+		}
+		return nil
+	case checkEnded:
+		return r.checkEnded(a, ev.err)
+	case startExpired:
+		if r.cause == nil && r.notReady > 0 {
+			return r.notReadyInTime()
+		}
+		return nil
 	}
 	a.returned = true
+	a.status.Store(actorStopped)
 	// Only ever set here: the interrupt's own event can arrive before this
 	// one, when it ends between execute's count and execute's send.
 	if ev.kind == returnedAfterInterrupt {
@@ -367,7 +427,7 @@ func (r *runner) record(ev event) *ActorError {
 // returned: Run waits for interrupts too, so that none is left running,
 // still closing something, after Run has returned.
 func (r *runner) settle(a *Actor) {
-	if !a.returned || !a.interruptDone {
+	if !a.returned || !a.interruptDone || a.checking {
 		return
 	}
 	if a.timeout > 0 {
@@ -405,7 +465,7 @@ func (r *runner) drainEvents() {
 func (r *runner) stragglers() []string {
 	var names []string
 	for _, a := range r.actors {
-		if !a.returned || (a.calling.Load() && !a.interruptDone) {
+		if !a.returned || a.checking || (a.calling.Load() && !a.interruptDone) {
 			names = append(names, a.displayName())
 		}
 	}
@@ -426,6 +486,12 @@ func (r *runner) finish(stragglers []string, shutdownTimeout time.Duration) erro
 	}
 	errs := append(r.failed, r.lateErrors...)
 	r.mu.Unlock()
+	if r.stopCalled {
+		errs = append([]error{errStopCalled}, errs...)
+	}
+	if r.notStarted != nil {
+		errs = append(errs, &NotStartedError{Actors: r.notStarted})
+	}
 	if stragglers != nil {
 		errs = append(errs, &TimeoutError{Stragglers: stragglers, ShutdownTimeout: shutdownTimeout})
 	}

@@ -61,9 +61,11 @@ func DrainTimeout(d time.Duration) ServerOption {
 	return serverOptionFunc(func(o *serverOptions) { o.drainTimeout = d })
 }
 
-// BeforeStop runs fn when a serving server is interrupted, before it stops
-// accepting work: the place to mark a health service NOT_SERVING. Its time
-// counts against [DrainTimeout]. A panic in fn becomes a [*PanicError] in
+// BeforeStop runs fn when a serving server's stop begins, before it stops
+// accepting work: the place to mark a health service NOT_SERVING. That is
+// when the server is interrupted, or, under a [Group] with a
+// [Group.StopDelay], as the delay begins; the interrupt then waits for it.
+// Run at the interrupt, its time counts against [DrainTimeout]. A panic in fn becomes a [*PanicError] in
 // execute's error, and the stop goes on. A fn that never returns holds the
 // server's stop, bounded only by [Group.ShutdownTimeout]: the adapter cannot
 // abandon it without leaving it running after Run. BeforeStop panics if fn
@@ -86,14 +88,17 @@ func buildServerOptions(opts []ServerOption) serverOptions {
 	return o
 }
 
-// runBeforeStop calls the hook, if any, on an adapter's own goroutine,
-// where nothing else would recover a panic.
-func (o *serverOptions) runBeforeStop(server string) error {
+// beforeStopHook gives what runs the hook, or nil when there is none. It
+// runs on an adapter's own goroutine, where nothing else would recover a
+// panic.
+func (o *serverOptions) beforeStopHook(server string) func() error {
 	if o.beforeStop == nil {
 		return nil
 	}
-	if err := recoverPanic(o.beforeStop); err != nil {
-		return fmt.Errorf("troupe: %s BeforeStop hook: %w", server, err)
+	return func() error {
+		if err := recoverPanic(o.beforeStop); err != nil {
+			return fmt.Errorf("troupe: %s BeforeStop hook: %w", server, err)
+		}
+		return nil
 	}
-	return nil
 }

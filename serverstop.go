@@ -18,7 +18,9 @@ type serverStop struct {
 	early       bool // the interrupt came before execute began
 	stopping    bool // a stop has begun
 	interrupted bool
-	cause       error // the interrupt's
+	cause       error         // the interrupt's
+	hookDone    chan struct{} // closed once the BeforeStop hook has run; nil before it starts
+	hookErr     error         // set before hookDone is closed
 }
 
 func newServerStop() serverStop { return serverStop{done: make(chan struct{})} }
@@ -73,12 +75,57 @@ func (st *serverStop) causeOr(fallback error) error {
 	return st.cause
 }
 
+// hook runs the BeforeStop hook, if any, unless it has begun already,
+// and waits for it.
+func (st *serverStop) hook(run func() error) error {
+	if run == nil {
+		return nil
+	}
+	<-st.startHook(run)
+	return st.hookErr
+}
+
+// hookEarly starts the BeforeStop hook as the group's stop delay begins,
+// if execute has begun: a stop that comes later waits for it, and so does
+// execute. Before execute, nothing would wait, and the interrupt's stop
+// runs it if it is ever needed.
+func (st *serverStop) hookEarly(run func() error) {
+	st.mu.Lock()
+	began := st.began
+	st.mu.Unlock()
+	if began && run != nil {
+		st.startHook(run)
+	}
+}
+
+func (st *serverStop) startHook(run func() error) <-chan struct{} {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.hookDone == nil {
+		done := make(chan struct{})
+		st.hookDone = done
+		go func() {
+			defer close(done)
+			st.hookErr = run()
+		}()
+	}
+	return st.hookDone
+}
+
 func (st *serverStop) finish(err error) {
 	st.err = err
 	close(st.done)
 }
 
+// wait waits for the stop, and for a BeforeStop hook begun early, so that
+// nothing of the server outlives execute.
 func (st *serverStop) wait() error {
 	<-st.done
+	st.mu.Lock()
+	hookDone := st.hookDone
+	st.mu.Unlock()
+	if hookDone != nil {
+		<-hookDone
+	}
 	return st.err
 }

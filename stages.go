@@ -3,6 +3,7 @@ package troupe
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -13,7 +14,7 @@ import (
 // one past the latest stage it must stop after. Nil stages, with no error,
 // means one stage of every actor. Every problem is reported at once, so a
 // user fixes a main.go in one pass.
-func plan(actors []*Actor, shutdownTimeout time.Duration) ([][]*Actor, error) {
+func plan(actors []*Actor, settings groupSettings) ([][]*Actor, error) {
 	var errs []error
 	bad := func(a *Actor, format string, args ...any) {
 		name := ""
@@ -22,9 +23,7 @@ func plan(actors []*Actor, shutdownTimeout time.Duration) ([][]*Actor, error) {
 		}
 		errs = append(errs, &configError{actor: name, msg: fmt.Sprintf(format, args...)})
 	}
-	if shutdownTimeout < 0 {
-		bad(nil, "negative ShutdownTimeout %v", shutdownTimeout)
-	}
+	settings.check(bad)
 
 	var byName map[string]*Actor
 	ordered := false
@@ -38,7 +37,7 @@ func plan(actors []*Actor, shutdownTimeout time.Duration) ([][]*Actor, error) {
 		if a.timeout < 0 {
 			bad(a, "negative Timeout %v", a.timeout)
 		}
-		ordered = ordered || len(a.stopAfter) > 0
+		ordered = ordered || len(a.stopAfter) > 0 || (a.special != nil && len(a.special.startAfter) > 0)
 		if !a.named {
 			continue
 		}
@@ -60,13 +59,9 @@ func plan(actors []*Actor, shutdownTimeout time.Duration) ([][]*Actor, error) {
 		byName[a.name] = a
 	}
 	for _, a := range actors {
-		for _, dep := range a.stopAfter {
-			switch d := byName[dep]; {
-			case d == nil:
-				bad(a, "StopAfter names unknown actor %q", dep)
-			case d == a:
-				bad(a, "StopAfter names the actor itself")
-			}
+		checkNames(a, "StopAfter", a.stopAfter, byName, bad)
+		if a.special != nil {
+			checkNames(a, "StartAfter", a.special.startAfter, byName, bad)
 		}
 	}
 	var stages [][]*Actor // nil: one stage of every actor
@@ -81,6 +76,62 @@ func plan(actors []*Actor, shutdownTimeout time.Duration) ([][]*Actor, error) {
 	return stages, nil
 }
 
+// groupSettings are the group-wide settings that plan checks.
+type groupSettings struct {
+	shutdownTimeout, startTimeout, stopDelay time.Duration
+}
+
+func (s groupSettings) check(bad func(a *Actor, format string, args ...any)) {
+	if s.shutdownTimeout < 0 {
+		bad(nil, "negative ShutdownTimeout %v", s.shutdownTimeout)
+	}
+	if s.startTimeout < 0 {
+		bad(nil, "negative StartTimeout %v", s.startTimeout)
+	}
+	switch {
+	case s.stopDelay < 0:
+		bad(nil, "negative StopDelay %v", s.stopDelay)
+	case s.stopDelay > 0 && s.shutdownTimeout > 0 && s.stopDelay >= s.shutdownTimeout:
+		bad(nil, "StopDelay %v leaves no time to stop within ShutdownTimeout %v", s.stopDelay, s.shutdownTimeout)
+	}
+}
+
+// checkNames refuses names that are unknown, or the actor's own.
+func checkNames(a *Actor, setting string, names []string, byName map[string]*Actor, bad func(a *Actor, format string, args ...any)) {
+	for _, name := range names {
+		switch d := byName[name]; {
+		case d == nil:
+			bad(a, "%s names unknown actor %q", setting, name)
+		case d == a:
+			bad(a, "%s names the actor itself", setting)
+		}
+	}
+}
+
+// stopsAfter gives the actors that a must stop after, each with the
+// setting it comes from: its own StopAfter, and the StartAfter of the
+// actors that start after it, which must stop before it. Names that plan
+// has refused are left out.
+func stopsAfter(a *Actor, byName map[string]*Actor, startsAfterIt map[*Actor][]*Actor) []orderEdge {
+	var edges []orderEdge
+	for _, name := range a.stopAfter {
+		if d := byName[name]; d != nil && d != a {
+			edges = append(edges, orderEdge{to: d})
+		}
+	}
+	for _, d := range startsAfterIt[a] {
+		edges = append(edges, orderEdge{to: d, start: true})
+	}
+	return edges
+}
+
+// orderEdge says that an actor stops after to; start says that it is
+// because to starts after it.
+type orderEdge struct {
+	to    *Actor
+	start bool
+}
+
 // stagesByDepth assigns stages by depth-first search. A grey actor met
 // again closes a cycle, reported with its path; the search goes on, so that
 // every cycle is reported with every other problem. Names that plan has
@@ -91,34 +142,43 @@ func stagesByDepth(actors []*Actor, byName map[string]*Actor) ([][]*Actor, []err
 		grey
 		black
 	)
+	startsAfterIt := make(map[*Actor][]*Actor)
+	for _, a := range actors {
+		if a.special == nil {
+			continue
+		}
+		for _, name := range a.special.startAfter {
+			if d := byName[name]; d != nil && d != a {
+				startsAfterIt[d] = append(startsAfterIt[d], a)
+			}
+		}
+	}
 	color := make([]uint8, len(actors))
-	var path []*Actor
+	var path []orderEdge // path[i].to is the ith actor on the way down
 	var cycles []error
 	var visit func(a *Actor)
 	visit = func(a *Actor) {
 		color[a.index] = grey
-		path = append(path, a)
 		a.stage = 0
-		for _, dep := range a.stopAfter {
-			d := byName[dep]
-			if d == nil || d == a {
-				continue
-			}
+		for _, e := range stopsAfter(a, byName, startsAfterIt) {
+			d := e.to
 			switch color[d.index] {
 			case grey:
-				cycles = append(cycles, cycleError(path, d))
+				cycles = append(cycles, cycleError(append(path, e)))
 				continue
 			case white:
+				path = append(path, e)
 				visit(d)
+				path = path[:len(path)-1]
 			}
 			a.stage = max(a.stage, d.stage+1)
 		}
-		path = path[:len(path)-1]
 		color[a.index] = black
 	}
 	depth := 0
 	for _, a := range actors {
 		if color[a.index] == white {
+			path = append(path[:0], orderEdge{to: a})
 			visit(a)
 		}
 		depth = max(depth, a.stage+1)
@@ -133,18 +193,36 @@ func stagesByDepth(actors []*Actor, byName map[string]*Actor) ([][]*Actor, []err
 	return stages, nil
 }
 
-func cycleError(path []*Actor, again *Actor) error {
-	var names []string
-	for i, a := range path {
-		if a == again {
-			for _, b := range path[i:] {
-				names = append(names, b.displayName())
-			}
+// cycleError describes the cycle that closes at the last edge of path:
+// "a stops after b stops after a", with the steps that come from
+// StartAfter said as such.
+func cycleError(path []orderEdge) error {
+	again := path[len(path)-1].to
+	first := 0
+	for i, e := range path {
+		if e.to == again {
+			first = i
 			break
 		}
 	}
-	names = append(names, again.displayName())
-	return &configError{actor: again.displayName(), msg: "stop order forms a cycle: " + strings.Join(names, " stops after ")}
+	names := []string{path[first].to.displayName()}
+	var byStart []string
+	for i := first + 1; i < len(path); i++ {
+		names = append(names, path[i].to.displayName())
+		if path[i].start {
+			byStart = append(byStart, fmt.Sprintf("%s starts after %s", path[i].to.displayName(), path[i-1].to.displayName()))
+		}
+	}
+	msg := "stop order forms a cycle: " + strings.Join(names, " stops after ")
+	switch {
+	case len(byStart) == len(names)-1:
+		slices.Reverse(names)
+		msg = "start order forms a cycle: " + strings.Join(names, " starts after ")
+	case byStart != nil:
+		msg = "start and stop order form a cycle: " + strings.Join(names, " stops after ") +
+			" (an actor stops before those it starts after: " + strings.Join(byStart, ", ") + ")"
+	}
+	return &configError{actor: again.displayName(), msg: msg}
 }
 
 // defaultNameIndex gives N when name is exactly actor-N, the name an

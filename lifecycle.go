@@ -1,0 +1,209 @@
+package troupe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+)
+
+// State is where a group is in its life. It only moves forward:
+// Starting, Ready, Stopping, Stopped; a group stopped while it started
+// goes from Starting to Stopping.
+type State int32
+
+const (
+	// Starting is the state before Run, and while some actor is not yet
+	// ready or not yet started.
+	Starting State = iota
+	// Ready means every actor has started and is ready.
+	Ready
+	// Stopping begins the moment the shutdown does, before the
+	// [Group.StopDelay] and the interrupts.
+	Stopping
+	// Stopped means Run has returned, or is about to.
+	Stopped
+)
+
+// String gives the state's name in lower case, as the health handler
+// writes it.
+func (s State) String() string {
+	switch s {
+	case Starting:
+		return "starting"
+	case Ready:
+		return "ready"
+	case Stopping:
+		return "stopping"
+	case Stopped:
+		return "stopped"
+	}
+	return fmt.Sprintf("State(%d)", int32(s))
+}
+
+// ErrNotReady is matched by errors.Is when an actor was not ready within
+// [Group.StartTimeout], and by [Group.WaitReady]'s error when the group
+// stopped before it was ready.
+var ErrNotReady = errors.New("troupe: not ready")
+
+// errStopCalled is the cause that [Group.Stop] gives the interrupts, and
+// what Run returns for it.
+var errStopCalled error = &stopCalled{}
+
+type stopCalled struct{}
+
+func (*stopCalled) Error() string           { return "troupe: stop requested by Group.Stop" }
+func (*stopCalled) Is(target error) bool    { return target == ErrStopRequested }
+
+// groupStatus is what any goroutine may read of a group's life. Only the
+// Run moves the state, always forward. The channels are made only when
+// someone waits on them, so that a group nobody watches pays two atomic
+// operations per move.
+type groupStatus struct {
+	state    atomic.Int32
+	wasReady atomic.Bool // set before the state becomes Ready
+	watched  atomic.Bool // the channels below exist: moves must close them
+
+	mu       sync.Mutex
+	ready    chan struct{} // closed once Ready is reached
+	stopping chan struct{} // closed once Stopping (or Stopped) is reached
+	stopped  chan struct{} // closed once Stopped is reached
+	cause    error         // why the shutdown began
+}
+
+// enter moves the state forward to s. It pairs with watch: the state is
+// stored before watched is read, and watched before the state, so one of
+// the two sees the other and no channel stays open.
+func (st *groupStatus) enter(s State) {
+	if State(st.state.Load()) >= s {
+		return
+	}
+	if s == Ready {
+		st.wasReady.Store(true)
+	}
+	st.state.Store(int32(s))
+	if st.watched.Load() {
+		st.mu.Lock()
+		st.wake()
+		st.mu.Unlock()
+	}
+}
+
+// stopBegins records the cause and moves to Stopping.
+func (st *groupStatus) stopBegins(cause error) {
+	st.mu.Lock()
+	st.cause = cause
+	st.mu.Unlock()
+	st.enter(Stopping)
+}
+
+// watch gives the channels, made on first use.
+func (st *groupStatus) watch() (ready, stopping, stopped <-chan struct{}) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.ready == nil {
+		st.ready, st.stopping, st.stopped = make(chan struct{}), make(chan struct{}), make(chan struct{})
+		st.watched.Store(true)
+	}
+	st.wake()
+	return st.ready, st.stopping, st.stopped
+}
+
+// wake closes the channels of the states reached; st.mu is held.
+func (st *groupStatus) wake() {
+	if st.ready == nil {
+		return
+	}
+	s := State(st.state.Load())
+	closeOnce := func(ch chan struct{}, reached bool) {
+		if !reached {
+			return
+		}
+		select {
+		case <-ch:
+		default:
+			close(ch)
+		}
+	}
+	closeOnce(st.ready, st.wasReady.Load())
+	closeOnce(st.stopping, s >= Stopping)
+	closeOnce(st.stopped, s >= Stopped)
+}
+
+func (st *groupStatus) stopCause() error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.cause
+}
+
+// State gives the group's state. It is safe to call from any goroutine,
+// before, during and after Run.
+func (g *Group) State() State { return State(g.status.state.Load()) }
+
+// NotReady names the actors that are not ready, in the order they were
+// added: those started whose readiness is still to come, and those not
+// started yet, or never, because what they start after was not ready. It
+// is safe to call from any goroutine. Before Run it names every actor.
+func (g *Group) NotReady() []string {
+	var names []string
+	for _, a := range g.actorList() {
+		if s := a.status.Load(); s == actorWaiting || s == actorStarting {
+			names = append(names, a.displayName())
+		}
+	}
+	return names
+}
+
+// WaitReady waits until every actor of the group is ready, and returns
+// nil then. It returns an error matching [ErrNotReady] if the group began
+// to stop before it was ready, and ctx's cause if ctx ends first. It may
+// be called from any goroutine, before or during Run.
+func (g *Group) WaitReady(ctx context.Context) error {
+	ready, stopping, _ := g.status.watch()
+	select {
+	case <-ready:
+		return nil
+	default:
+	}
+	select {
+	case <-ready:
+		return nil
+	case <-stopping:
+		select {
+		case <-ready:
+			return nil
+		default:
+		}
+		return fmt.Errorf("troupe: the group stopped before it was ready (%w): %w", g.status.stopCause(), ErrNotReady)
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// Stop asks the group to shut down, as a signal does: a clean stop, after
+// the [Group.StopDelay] if the group is ready. It may be called from any
+// goroutine, any number of times; only the first call counts. Called
+// before Run, it makes Run start nothing. Run's error then matches
+// [ErrStopRequested], which [ExitCode] maps to 0, and interrupts get a
+// cause that matches it too.
+func (g *Group) Stop() { g.stop(errStopCalled) }
+
+func (g *Group) actorList() []*Actor {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.actors
+}
+
+// Per-actor states, as health reports them. Run stores them; anyone may
+// load them.
+const (
+	actorWaiting     uint32 = iota // not started: Run has not begun, or what it starts after is not ready
+	actorStarting                  // execute runs; readiness still to come
+	actorReady                     // execute runs, and the actor is ready
+	actorStopping                  // interrupted; execute still runs
+	actorStopped                   // execute returned
+	actorNeverStarted              // the shutdown began before it could start
+)
+
+var actorStateNames = [...]string{"waiting", "starting", "ready", "stopping", "stopped", "never started"}

@@ -1,0 +1,281 @@
+package troupe
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// StartAfter declares that this actor's execute is called only once every
+// named actor is ready (see [Actor.ReadyWhen]). If one of them returns or
+// fails first, or the group is stopped first, this actor never starts: its
+// interrupt is still called once, and Run's error lists it in a
+// [NotStartedError].
+//
+// StartAfter also orders the stop the other way round: a named actor is
+// interrupted only after this one has returned, as if it had declared
+// [Actor.StopAfter] this one, because what an actor needed to start it
+// usually needs until it stops (a database behind a server). A stop
+// order that contradicts it, an unknown name, the actor itself, or a
+// cycle, makes Run return [ErrInvalid] before anything starts.
+func (a *Actor) StartAfter(names ...string) *Actor {
+	a.set(func() {
+		sp := a.specials()
+		sp.startAfter = append(sp.startAfter, names...)
+	})
+	return a
+}
+
+// ReadyWhen gives the actor a readiness check. Run calls check once, on a
+// goroutine of its own, as soon as the actor's execute has begun; check
+// returns nil once the actor is ready (a cache synced, a database
+// answering), waiting as long as it needs to. An error from check is the
+// actor's failure and stops the group. ctx is cancelled, with the cause,
+// when the shutdown begins; Run waits for check to return.
+//
+// Without ReadyWhen an actor is ready as soon as its execute has begun,
+// except a [Actor.OneShot] actor, which is ready once it has returned nil,
+// and the servers of [HTTPServer], which are ready once they accept
+// connections, and a nested group ([Group.AddGroup]), which is ready once
+// every actor of it is. A nil check makes Run return [ErrInvalid].
+func (a *Actor) ReadyWhen(check func(ctx context.Context) error) *Actor {
+	a.set(func() {
+		if check == nil {
+			a.specials().invalid = "nil ReadyWhen check"
+			return
+		}
+		a.specials().check = check
+	})
+	return a
+}
+
+// specials gives the actor's special settings, made on first use; a.set
+// holds the group's lock.
+func (a *Actor) specials() *special {
+	if a.special == nil {
+		a.special = &special{}
+	}
+	return a.special
+}
+
+// readiness is how an actor becomes ready.
+type readiness uint8
+
+const (
+	readyAtStart    readiness = iota
+	readyByCheck              // its ReadyWhen check returns nil
+	readyOnReturn             // a OneShot: once it returns nil
+	readyAnnounced            // an adapter or a nested group says so
+)
+
+// NotStartedError lists the actors that never started, because the group
+// began to stop before what they start after ([Actor.StartAfter]) was
+// ready. [Group.Run] joins it to its error. It is neither a failure nor a
+// requested stop of its own: [ExitCode] looks past it.
+type NotStartedError struct {
+	// Actors are the names of the actors never started, in the order they
+	// were added.
+	Actors []string
+}
+
+// Error lists the actors never started.
+func (e *NotStartedError) Error() string {
+	return "troupe: never started: " + quoteAll(e.Actors)
+}
+
+// startOrder is what a Run needs to start actors after others: for each
+// actor, those that start after it.
+type startOrder struct {
+	dependents map[*Actor][]*Actor
+}
+
+// waitFor reports whether some actor starts after a.
+func (o *startOrder) waitFor(a *Actor) bool {
+	return o != nil && len(o.dependents[a]) > 0
+}
+
+// newStartOrder resolves StartAfter names, which plan has checked; nil
+// when no actor starts after another.
+func newStartOrder(actors []*Actor) *startOrder {
+	var byName map[string]*Actor
+	var order *startOrder
+	for _, a := range actors {
+		if a.special == nil || len(a.special.startAfter) == 0 {
+			continue
+		}
+		if byName == nil {
+			byName = make(map[string]*Actor, len(actors))
+			for _, b := range actors {
+				if b.named {
+					byName[b.name] = b
+				}
+			}
+			order = &startOrder{dependents: make(map[*Actor][]*Actor)}
+		}
+		for _, name := range a.special.startAfter {
+			dep := byName[name]
+			a.waitingOn++
+			order.dependents[dep] = append(order.dependents[dep], a)
+		}
+	}
+	return order
+}
+
+// howReady decides how an actor becomes ready, before it starts.
+func (r *runner) howReady(a *Actor) readiness {
+	switch {
+	case a.special != nil && a.special.check != nil:
+		return readyByCheck
+	case a.oneShot:
+		return readyOnReturn
+	case a.special != nil && a.special.nested != nil:
+		return readyAnnounced
+	case r.linkAdapter(a):
+		return readyAnnounced
+	}
+	return readyAtStart
+}
+
+// startReady starts every actor that waits for nothing; the runner's
+// goroutine calls it once, at Run's start.
+func (r *runner) startReady() {
+	r.notReady = len(r.actors)
+	for _, a := range r.actors {
+		if a.waitingOn == 0 {
+			r.start(a)
+		}
+	}
+	r.started = true
+	if r.notReady > 0 && r.startTimeout > 0 {
+		r.startClock = time.AfterFunc(r.startTimeout, func() { r.events <- event{kind: startExpired} })
+	}
+	r.checkGroupReady(false)
+}
+
+// start calls a's execute, and sets up how it becomes ready.
+func (r *runner) start(a *Actor) {
+	if a.special != nil && a.special.join != nil {
+		a.special.join(r.log.prefix+a.displayName(), r.log.l, r.life, r.announcer(a))
+	}
+	if r.log.l != nil {
+		a.startedAt = time.Now()
+		r.log.started(a)
+	}
+	a.status.Store(actorStarting)
+	r.running++
+	go r.execute(a)
+	switch a.readyBy {
+	case readyAtStart:
+		r.markReady(a)
+	case readyByCheck:
+		a.checking = true
+		if r.checkCtx == nil {
+			r.checkCtx, r.cancelChecks = context.WithCancelCause(context.Background())
+		}
+		go r.runCheck(a, r.checkCtx)
+	}
+}
+
+// announcer gives what an adapter or a nested group calls once ready: it
+// is told through the events, so that only the runner's goroutine starts
+// actors.
+func (r *runner) announcer(a *Actor) func() {
+	if a.readyBy != readyAnnounced {
+		return nil
+	}
+	return func() { r.events <- event{a, becameReady, nil} }
+}
+
+// runCheck calls a's ReadyWhen check, and tells how it ended.
+func (r *runner) runCheck(a *Actor, ctx context.Context) {
+	err := errCheckGoexit
+	defer func() { r.events <- event{a, checkEnded, err} }()
+	err = recovered(func() error { return a.special.check(ctx) })
+}
+
+// markReady records that a is ready, and starts what waited only for it.
+func (r *runner) markReady(a *Actor) {
+	if a.isReady || a.status.Load() == actorNeverStarted {
+		return
+	}
+	a.isReady = true
+	r.notReady--
+	a.status.CompareAndSwap(actorStarting, actorReady)
+	if r.order != nil && r.cause == nil {
+		for _, d := range r.order.dependents[a] {
+			if d.waitingOn--; d.waitingOn == 0 {
+				r.start(d)
+			}
+		}
+	}
+	r.checkGroupReady(r.started)
+}
+
+// checkGroupReady moves the group to Ready once every actor is. It is
+// logged only when it took more than starting every actor: the usual
+// group is ready as it starts, and its log says so already.
+func (r *runner) checkGroupReady(logIt bool) {
+	if r.notReady == 0 && r.cause == nil {
+		if r.startClock != nil {
+			r.startClock.Stop()
+		}
+		r.status.enter(Ready)
+		if logIt {
+			r.log.groupReady()
+		}
+		if r.announce != nil {
+			r.announce()
+		}
+	}
+}
+
+// checkEnded records the end of a's readiness check. Once the shutdown
+// has begun, what the check says no longer matters.
+func (r *runner) checkEnded(a *Actor, err error) *ActorError {
+	a.checking = false
+	if r.cause != nil {
+		r.settle(a)
+		return nil
+	}
+	if err == nil {
+		r.markReady(a)
+		return nil
+	}
+	failure := &ActorError{Actor: a.displayName(), Err: fmt.Errorf("troupe: readiness check: %w", err)}
+	r.failed = append(r.failed, failure)
+	return failure
+}
+
+// notReadyInTime makes the actors that were started but not ready when
+// StartTimeout passed fail the group.
+func (r *runner) notReadyInTime() *ActorError {
+	var first *ActorError
+	for _, a := range r.actors {
+		if a.status.Load() != actorStarting {
+			continue
+		}
+		err := &ActorError{Actor: a.displayName(), Err: fmt.Errorf("troupe: not ready within StartTimeout %v: %w", r.startTimeout, ErrNotReady)}
+		r.failed = append(r.failed, err)
+		if first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// neverStarted marks, as the shutdown begins, the actors that will never
+// start: their execute counts as returned, so that only their interrupt
+// remains to wait for.
+func (r *runner) neverStarted() {
+	if r.notReady == 0 {
+		return
+	}
+	for _, a := range r.actors {
+		if a.status.Load() == actorWaiting {
+			a.status.Store(actorNeverStarted)
+			a.returned = true
+			a.finished.Store(1)
+			r.notStarted = append(r.notStarted, a.displayName())
+		}
+	}
+}
