@@ -53,8 +53,8 @@ var errStopCalled error = &stopCalled{}
 
 type stopCalled struct{}
 
-func (*stopCalled) Error() string           { return "troupe: stop requested by Group.Stop" }
-func (*stopCalled) Is(target error) bool    { return target == ErrStopRequested }
+func (*stopCalled) Error() string        { return "troupe: stop requested by Group.Stop" }
+func (*stopCalled) Is(target error) bool { return target == ErrStopRequested }
 
 // groupStatus is what any goroutine may read of a group's life. Only the
 // Run moves the state, always forward. The channels are made only when
@@ -198,12 +198,12 @@ func (g *Group) actorList() []*Actor {
 // Per-actor states, as health reports them. Run stores them; anyone may
 // load them.
 const (
-	actorWaiting     uint32 = iota // not started: Run has not begun, or what it starts after is not ready
-	actorStarting                  // execute runs; readiness still to come
-	actorReady                     // execute runs, and the actor is ready
-	actorStopping                  // interrupted; execute still runs
-	actorStopped                   // execute returned
-	actorNeverStarted              // the shutdown began before it could start
+	actorWaiting      uint32 = iota // not started: Run has not begun, or what it starts after is not ready
+	actorStarting                   // execute runs; readiness still to come
+	actorReady                      // execute runs, and the actor is ready
+	actorStopping                   // interrupted; execute still runs
+	actorStopped                    // execute returned
+	actorNeverStarted               // the shutdown began before it could start
 )
 
 var actorStateNames = [...]string{"waiting", "starting", "ready", "stopping", "stopped", "never started"}

@@ -62,10 +62,10 @@ func (a *Actor) specials() *special {
 type readiness uint8
 
 const (
-	readyAtStart    readiness = iota
-	readyByCheck              // its ReadyWhen check returns nil
-	readyOnReturn             // a OneShot: once it returns nil
-	readyAnnounced            // an adapter or a nested group says so
+	readyAtStart   readiness = iota
+	readyByCheck             // its ReadyWhen check returns nil
+	readyOnReturn            // a OneShot: once it returns nil
+	readyAnnounced           // an adapter or a nested group says so
 )
 
 // NotStartedError lists the actors that never started, because the group

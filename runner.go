@@ -51,9 +51,9 @@ type runner struct {
 	cancelChecks context.CancelCauseFunc
 	notStarted   []string // actors that never started
 	stopDelay    time.Duration
-	outside      bool         // the shutdown was asked from outside: by the enclosing group
-	stopCalled   bool         // by Group.Stop
-	announce     func()       // tells the enclosing group that this one is ready
+	outside      bool   // the shutdown was asked from outside: by the enclosing group
+	stopCalled   bool   // by Group.Stop
+	announce     func() // tells the enclosing group that this one is ready
 }
 
 type eventKind uint8
