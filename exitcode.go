@@ -8,8 +8,8 @@ import (
 
 // ExitCode maps the result of [Group.Run] to a process exit status: 0 for
 // nil, or for an error made only of requested stops (a signal, a parent
-// context's cancellation: errors that match [ErrStopRequested]), and 1 for
-// anything else. It walks the whole error tree, through wrapping and
+// context's cancellation, [Group.Stop]: errors that match
+// [ErrStopRequested]) and of [NotStartedError]s, and 1 for anything else. It walks the whole error tree, through wrapping and
 // joining, so a signal stop joined with another actor's failure or with a
 // [TimeoutError] is 1, however it was wrapped on its way to main.
 //
@@ -35,8 +35,8 @@ func onlyRequestedStops(err error) bool {
 		}
 		return len(errs) > 0
 	}
-	if isStopRequest(err) {
-		return true
+	if _, ok := err.(*NotStartedError); ok || isStopRequest(err) {
+		return true // actors that never started say why in the cause, which the rest of the tree has
 	}
 	if inner := errors.Unwrap(err); inner != nil {
 		return onlyRequestedStops(inner)

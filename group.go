@@ -237,6 +237,11 @@ func (g *Group) stop(cause error) {
 	r := g.running
 	g.mu.Unlock()
 	if r != nil {
+		if cause == errStopCalled {
+			// Readiness reports the stop as Stop returns, not once the Run
+			// hears of it: a probe that follows the call sees it.
+			g.status.stopBegins(&outsideCause{err: cause, run: r.life})
+		}
 		r.events <- event{kind: stopAsked, err: cause}
 	}
 }

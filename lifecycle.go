@@ -90,10 +90,13 @@ func (st *groupStatus) enter(s State) {
 	}
 }
 
-// stopBegins records the cause and moves to Stopping.
+// stopBegins records the cause and moves to Stopping; the first cause
+// stays.
 func (st *groupStatus) stopBegins(cause error) {
 	st.mu.Lock()
-	st.cause = cause
+	if st.cause == nil {
+		st.cause = cause
+	}
 	st.mu.Unlock()
 	st.enter(Stopping)
 }
@@ -206,4 +209,20 @@ const (
 	actorNeverStarted               // the shutdown began before it could start
 )
 
-var actorStateNames = [...]string{"waiting", "starting", "ready", "stopping", "stopped", "never started"}
+func actorStateName(s uint32) string {
+	switch s {
+	case actorWaiting:
+		return "waiting"
+	case actorStarting:
+		return "starting"
+	case actorReady:
+		return "ready"
+	case actorStopping:
+		return "stopping"
+	case actorStopped:
+		return "stopped"
+	case actorNeverStarted:
+		return "never started"
+	}
+	return "unknown"
+}
