@@ -1,6 +1,7 @@
 package troupe_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -51,6 +52,13 @@ type fuzzActor struct {
 	after     []int
 	stage     int
 
+	// The lifecycle: actors it starts after (all of a higher index, so
+	// that the stop order they imply agrees with StopAfter's), and a
+	// readiness check.
+	startAfter []int
+	check      int           // noCheck, checkPasses, checkFails, checkNever
+	checkAfter time.Duration // when the check passes or fails, from its call
+
 	stop        chan struct{}
 	release     chan struct{}
 	running     *sync.WaitGroup // every execute and interrupt call, until it ends
@@ -65,7 +73,17 @@ type fuzzActor struct {
 	interruptEndAt time.Time
 	selfReturned   bool
 	calledLate     bool // the interrupt began after Run had returned
+	startedAt      time.Time
+	readyAt        time.Time
+	checkFailedAt  time.Time
 }
+
+const (
+	noCheck = iota
+	checkPasses
+	checkFails
+	checkNever // never ready: waits for the shutdown
+)
 
 func randomActors(rng *rand.Rand) ([]*fuzzActor, time.Duration) {
 	n := 1 + rng.IntN(7)
@@ -109,6 +127,33 @@ func randomActors(rng *rand.Rand) ([]*fuzzActor, time.Duration) {
 		anyIgnored = anyIgnored || a.interrupt == ignored
 		actors[i] = a
 	}
+	// Sometimes a start order and readiness checks. An actor starts only
+	// after actors of a higher index, which then stop after it: the stages
+	// StopAfter gives grow with the index too, so the two agree.
+	if rng.IntN(3) == 0 {
+		for i, a := range actors {
+			for j := i + 1; j < n; j++ {
+				if rng.IntN(3) == 0 {
+					a.startAfter = append(a.startAfter, j)
+				}
+			}
+			if rng.IntN(3) == 0 {
+				a.check = 1 + rng.IntN(3)
+				a.checkAfter = time.Duration(1+rng.IntN(12))*5*time.Millisecond + 2*time.Millisecond
+			}
+		}
+		for i := range n { // stages again, with what StartAfter implies
+			actors[i].stage = 0
+			for k, b := range actors[:i] {
+				if slices.Contains(b.startAfter, i) {
+					actors[i].stage = max(actors[i].stage, actors[k].stage+1)
+				}
+			}
+			for _, j := range actors[i].after {
+				actors[i].stage = max(actors[i].stage, actors[j].stage+1)
+			}
+		}
+	}
 	// Someone must begin the shutdown: the last actor stops on its own.
 	last := actors[n-1]
 	if last.selfStop == 0 {
@@ -125,6 +170,19 @@ func randomActors(rng *rand.Rand) ([]*fuzzActor, time.Duration) {
 
 func (a *fuzzActor) execute() (err error) {
 	defer a.running.Done()
+	a.mu.Lock()
+	a.startedAt = time.Now()
+	if a.check == noCheck && !a.oneShot {
+		a.readyAt = a.startedAt
+	}
+	a.mu.Unlock()
+	defer func() {
+		a.mu.Lock()
+		if a.oneShot && a.selfReturned && err == nil && a.readyAt.IsZero() { // a one-shot done is ready, check or not
+			a.readyAt = time.Now()
+		}
+		a.mu.Unlock()
+	}()
 	defer func() {
 		a.mu.Lock()
 		a.returnedAt = time.Now()
@@ -179,6 +237,29 @@ func (a *fuzzActor) interruptFunc(error) {
 	a.mu.Unlock()
 }
 
+// readinessCheck is the actor's ReadyWhen check.
+func (a *fuzzActor) readinessCheck(ctx context.Context) error {
+	var after <-chan time.Time
+	if a.check != checkNever {
+		after = time.After(a.checkAfter)
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-after:
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.check == checkFails {
+		a.checkFailedAt = time.Now()
+		return fmt.Errorf("%s not ready", a.name)
+	}
+	if a.readyAt.IsZero() {
+		a.readyAt = time.Now()
+	}
+	return nil
+}
+
 func checkRandomGroup(t *testing.T, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	actors, shutdownTimeout := randomActors(rng)
@@ -199,6 +280,12 @@ func checkRandomGroup(t *testing.T, seed uint64) {
 		if a.timeout > 0 {
 			h.Timeout(a.timeout)
 		}
+		for _, j := range a.startAfter {
+			h.StartAfter(actors[j].name)
+		}
+		if a.check != noCheck {
+			h.ReadyWhen(a.readinessCheck)
+		}
 	}
 
 	start := time.Now()
@@ -206,14 +293,24 @@ func checkRandomGroup(t *testing.T, seed uint64) {
 	runReturned.Store(true)
 	end := time.Now()
 	t.Logf("seed %d: %d actors, ShutdownTimeout %v, Run took %v: %v", seed, len(actors), shutdownTimeout, end.Sub(start), err)
+	for _, a := range actors {
+		t.Logf("  %s: self %v outcome %d oneShot %v interrupt %d check %d after %v; startAfter %v; stage %d", a.name, a.selfStop, a.outcome, a.oneShot, a.interrupt, a.check, a.checkAfter, a.startAfter, a.stage)
+	}
 
 	// Let the stragglers go, and wait until every execute and interrupt has
 	// finished: synctest.Test fails if any goroutine is left behind.
 	for _, a := range actors {
 		close(a.release)
 	}
+	synctest.Wait()
+	for _, a := range actors {
+		if a.startedAt.IsZero() {
+			a.running.Done() // an execute that never ran, and never will
+		}
+	}
 	wg.Wait()
 	synctest.Wait()
+	checkStartOrder(t, actors, firstTrigger(actors), err)
 
 	shutdownAt := firstTrigger(actors)
 	if shutdownTimeout > 0 && end.Sub(shutdownAt) > shutdownTimeout {
@@ -258,10 +355,14 @@ func checkRandomGroup(t *testing.T, seed uint64) {
 }
 
 // firstTrigger is when the shutdown began: the earliest own return of an
-// actor that stops the group, or the last one-shot return if all were.
+// actor that stops the group or failure of a readiness check, or the last
+// one-shot return if all were.
 func firstTrigger(actors []*fuzzActor) time.Time {
 	var first, lastOneShot time.Time
 	for _, a := range actors {
+		if !a.checkFailedAt.IsZero() && (first.IsZero() || a.checkFailedAt.Before(first)) {
+			first = a.checkFailedAt
+		}
 		if !a.selfReturned {
 			continue
 		}
@@ -309,4 +410,32 @@ func stragglersIn(err error) []string {
 		return te.Stragglers
 	}
 	return nil
+}
+
+// checkStartOrder: every started actor started only once what it starts
+// after was ready; an actor never started is listed as such, and waited
+// for something that was not ready when the shutdown began.
+func checkStartOrder(t *testing.T, actors []*fuzzActor, shutdownAt time.Time, err error) {
+	var ns *troupe.NotStartedError
+	var listed []string
+	if errors.As(err, &ns) {
+		listed = ns.Actors
+	}
+	for _, a := range actors {
+		started := !a.startedAt.IsZero()
+		if started == slices.Contains(listed, a.name) {
+			t.Errorf("%s: started %v, but listed as never started %v", a.name, started, listed)
+		}
+		blocked := false
+		for _, j := range a.startAfter {
+			d := actors[j]
+			if started && (d.readyAt.IsZero() || d.readyAt.After(a.startedAt)) {
+				t.Errorf("%s started at %v, before %s was ready (%v)", a.name, a.startedAt, d.name, d.readyAt)
+			}
+			blocked = blocked || d.readyAt.IsZero() || !d.readyAt.Before(shutdownAt)
+		}
+		if !started && !blocked {
+			t.Errorf("%s never started, though all it starts after was ready before the shutdown at %v", a.name, shutdownAt)
+		}
+	}
 }

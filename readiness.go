@@ -34,10 +34,11 @@ func (a *Actor) StartAfter(names ...string) *Actor {
 // when the shutdown begins; Run waits for check to return.
 //
 // Without ReadyWhen an actor is ready as soon as its execute has begun,
-// except a [Actor.OneShot] actor, which is ready once it has returned nil,
-// and the servers of [HTTPServer], which are ready once they accept
-// connections, and a nested group ([Group.AddGroup]), which is ready once
-// every actor of it is. A nil check makes Run return [ErrInvalid].
+// except a [Actor.OneShot] actor, which is ready once it has returned nil
+// (with ReadyWhen too, if that comes first), the servers of [HTTPServer],
+// which are ready once they accept connections, and a nested group
+// ([Group.AddGroup]), which is ready once every actor of it is. A nil
+// check makes Run return [ErrInvalid].
 func (a *Actor) ReadyWhen(check func(ctx context.Context) error) *Actor {
 	a.set(func() {
 		if check == nil {
