@@ -37,6 +37,9 @@ func runChild(scenario string) int {
 	if scenario == "nested" {
 		return runNestedChild()
 	}
+	if strings.HasPrefix(scenario, "activation-") {
+		return runActivationChild(scenario)
+	}
 	var g troupe.Group
 	switch scenario {
 	case "logged":
@@ -167,6 +170,13 @@ func startChild(t *testing.T, scenario string) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"="+scenario)
+	return startCmd(t, cmd)
+}
+
+// startCmd starts cmd, which runs the test binary as a child, with its
+// stdout read line by line and its stderr kept.
+func startCmd(t *testing.T, cmd *exec.Cmd) *child {
+	t.Helper()
 	c := &child{t: t, cmd: cmd, lines: make(chan string, 16)}
 	cmd.Stderr = &c.stderr
 	stdout, err := cmd.StdoutPipe()
