@@ -37,6 +37,9 @@ func runChild(scenario string) int {
 	if scenario == "nested" {
 		return runNestedChild()
 	}
+	if scenario == "stop-delay" {
+		return runStopDelayChild()
+	}
 	if strings.HasPrefix(scenario, "activation-") {
 		return runActivationChild(scenario)
 	}
@@ -98,6 +101,29 @@ func runNestedChild() int {
 	outer.Add(func() error { select {} }, func(error) { fmt.Println("stopping") }).Name("slow").StopAfter("workers")
 	fmt.Println("ready")
 	err := outer.Run()
+	fmt.Println("run returned:", err)
+	return troupe.ExitCode(err)
+}
+
+// runStopDelayChild is a ready group with an hour's StopDelay: it prints
+// "delaying" once the first signal has begun the delay, and only a second
+// signal can end it in time.
+func runStopDelayChild() int {
+	g := troupe.Group{StopDelay: time.Hour}
+	g.Add(troupe.Signals()).Name("signals")
+	g.Go(func(ctx context.Context) error { <-ctx.Done(); return nil }).Name("server")
+	go func() {
+		for g.State() != troupe.Stopping {
+			time.Sleep(time.Millisecond) // polling, bounded by the parent's wait
+		}
+		fmt.Println("delaying")
+	}()
+	go func() {
+		if g.WaitReady(context.Background()) == nil {
+			fmt.Println("ready")
+		}
+	}()
+	err := g.Run()
 	fmt.Println("run returned:", err)
 	return troupe.ExitCode(err)
 }
@@ -246,6 +272,20 @@ func TestSIGTERMStopsGracefullyAndExitsZero(t *testing.T) {
 	c.await("stopping")
 	if want, have := 0, c.wait(); want != have {
 		t.Fatalf("exit status: want %d, have %d; stderr:\n%s", want, have, c.stderr.String())
+	}
+}
+
+func TestSecondSignalDuringTheStopDelayExitsAtOnce(t *testing.T) {
+	c := startChild(t, "stop-delay")
+	c.await("ready")
+	c.signal(syscall.SIGTERM)
+	c.await("delaying")
+	c.signal(syscall.SIGTERM)
+	if want, have := 128+int(syscall.SIGTERM), c.wait(); want != have {
+		t.Fatalf("exit status: want %d, have %d; stderr:\n%s", want, have, c.stderr.String())
+	}
+	if !strings.Contains(c.stderr.String(), "again during the shutdown") {
+		t.Fatalf("stderr does not say why:\n%s", c.stderr.String())
 	}
 }
 
