@@ -266,3 +266,48 @@ func TestGRPCServerPairWorksInARunGroup(t *testing.T) {
 		t.Fatalf("run.Group.Run() = %v, want the health check's result", err)
 	}
 }
+
+func TestGRPCHealthTurnsNotServingAsTheStopDelayBeginsAndRPCsAreStillServed(t *testing.T) {
+	f := newGRPCFixture(t)
+	g := troupe.Group{StopDelay: time.Hour}
+	hookRan := make(chan struct{})
+	g.Add(troupe.GRPCServer(f.srv, f.ln, troupe.BeforeStop(func() {
+		f.srv.note("BeforeStop")
+		f.health.Shutdown()
+		close(hookRan)
+	}))).Name("grpc")
+	endDelay := errors.New("the test ends the delay")
+	fire, ran := runUntilFired(&g, endDelay)
+	ctx := context.Background()
+	if err := g.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := healthpb.NewHealthClient(f.conn).Check(ctx, &healthpb.HealthCheckRequest{})
+	if err != nil || resp.Status != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("health before the stop: %v %v", resp, err)
+	}
+
+	g.Stop()
+	<-hookRan
+	resp, err = healthpb.NewHealthClient(f.conn).Check(ctx, &healthpb.HealthCheckRequest{})
+	if err != nil || resp.Status != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Fatalf("health during the stop delay: %v %v, want NOT_SERVING", resp, err)
+	}
+	rpc := make(chan error, 1)
+	go func() { rpc <- f.slow(ctx) }()
+	<-f.hold.entered // a new RPC during the delay reaches its handler
+	if calls := f.srv.stopCalls(); !slices.Equal(calls, []string{"BeforeStop"}) {
+		t.Fatalf("stop calls during the delay: %v, want only BeforeStop", calls)
+	}
+	close(fire) // a failure ends the delay at once
+	close(f.hold.release)
+	if err := <-rpc; err != nil {
+		t.Fatalf("the RPC begun during the delay failed: %v", err)
+	}
+	if err := <-ran; !errors.Is(err, endDelay) {
+		t.Fatalf("Run() = %v", err)
+	}
+	if want, have := []string{"BeforeStop", "GracefulStop"}, f.srv.stopCalls(); !slices.Equal(want, have) {
+		t.Errorf("stop calls: want %v, have %v (BeforeStop once, before GracefulStop)", want, have)
+	}
+}
