@@ -76,6 +76,7 @@ type fuzzActor struct {
 	startedAt      time.Time
 	readyAt        time.Time
 	checkFailedAt  time.Time
+	executedTwice  bool
 }
 
 const (
@@ -171,6 +172,9 @@ func randomActors(rng *rand.Rand) ([]*fuzzActor, time.Duration) {
 func (a *fuzzActor) execute() (err error) {
 	defer a.running.Done()
 	a.mu.Lock()
+	if !a.startedAt.IsZero() {
+		a.executedTwice = true
+	}
 	a.startedAt = time.Now()
 	if a.check == noCheck && !a.oneShot {
 		a.readyAt = a.startedAt
@@ -178,7 +182,7 @@ func (a *fuzzActor) execute() (err error) {
 	a.mu.Unlock()
 	defer func() {
 		a.mu.Lock()
-		if a.oneShot && a.selfReturned && err == nil && a.readyAt.IsZero() { // a one-shot done is ready, check or not
+		if a.oneShot && a.check == noCheck && a.selfReturned && err == nil && a.readyAt.IsZero() {
 			a.readyAt = time.Now()
 		}
 		a.mu.Unlock()
@@ -422,6 +426,9 @@ func checkStartOrder(t *testing.T, actors []*fuzzActor, shutdownAt time.Time, er
 		listed = ns.Actors
 	}
 	for _, a := range actors {
+		if a.executedTwice {
+			t.Errorf("%s: execute called twice", a.name)
+		}
 		started := !a.startedAt.IsZero()
 		if started == slices.Contains(listed, a.name) {
 			t.Errorf("%s: started %v, but listed as never started %v", a.name, started, listed)

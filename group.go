@@ -179,10 +179,12 @@ func (g *Group) run(in nesting) error {
 		return err
 	}
 	if len(actors) == 0 {
-		g.status.enter(Ready)
 		g.mu.Lock()
 		asked := g.stopCause
 		g.mu.Unlock()
+		if asked == nil {
+			g.status.enter(Ready) // every one of no actors is ready
+		}
 		g.status.stopBegins(asked)
 		g.status.enter(Stopped)
 		if asked == errStopCalled {

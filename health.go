@@ -54,8 +54,8 @@ func (h *health) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	fmt.Fprintln(w, summary)
 	if _, verbose := r.URL.Query()["verbose"]; verbose {
-		for _, a := range h.g.actorList() {
-			fmt.Fprintf(w, "%s: %s\n", a.displayName(), actorStateName(a.status.Load()))
+		for _, a := range h.g.actorStates() {
+			fmt.Fprintf(w, "%s: %s\n", a.name, actorStateName(a.status))
 		}
 	}
 }

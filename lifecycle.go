@@ -72,17 +72,24 @@ type groupStatus struct {
 	cause    error         // why the shutdown began
 }
 
-// enter moves the state forward to s. It pairs with watch: the state is
-// stored before watched is read, and watched before the state, so one of
-// the two sees the other and no channel stays open.
+// enter moves the state forward to s; Stop moves it too, from another
+// goroutine, so a move is a compare-and-swap and never goes back. It pairs
+// with watch: the state is stored before watched is read, and watched
+// before the state, so one of the two sees the other and no channel stays
+// open.
 func (st *groupStatus) enter(s State) {
-	if State(st.state.Load()) >= s {
-		return
+	for {
+		cur := st.state.Load()
+		if State(cur) >= s {
+			return
+		}
+		if st.state.CompareAndSwap(cur, int32(s)) {
+			break
+		}
 	}
 	if s == Ready {
-		st.wasReady.Store(true)
+		st.wasReady.Store(true) // only once Ready was reached: a stop first means never ready
 	}
-	st.state.Store(int32(s))
 	if st.watched.Load() {
 		st.mu.Lock()
 		st.wake()
@@ -150,12 +157,30 @@ func (g *Group) State() State { return State(g.status.state.Load()) }
 // is safe to call from any goroutine. Before Run it names every actor.
 func (g *Group) NotReady() []string {
 	var names []string
-	for _, a := range g.actorList() {
-		if s := a.status.Load(); s == actorWaiting || s == actorStarting {
-			names = append(names, a.displayName())
+	for _, a := range g.actorStates() {
+		if a.status == actorWaiting || a.status == actorStarting {
+			names = append(names, a.name)
 		}
 	}
 	return names
+}
+
+// actorState is one actor's name and state, as health reports them.
+type actorState struct {
+	name   string
+	status uint32
+}
+
+// actorStates gives every actor's name and state. Names may still change
+// before Run, so they are read under the group's lock.
+func (g *Group) actorStates() []actorState {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	states := make([]actorState, len(g.actors))
+	for i, a := range g.actors {
+		states[i] = actorState{a.displayName(), a.status.Load()}
+	}
+	return states
 }
 
 // WaitReady waits until every actor of the group is ready, and returns
@@ -191,12 +216,6 @@ func (g *Group) WaitReady(ctx context.Context) error {
 // [ErrStopRequested], which [ExitCode] maps to 0, and interrupts get a
 // cause that matches it too.
 func (g *Group) Stop() { g.stop(errStopCalled) }
-
-func (g *Group) actorList() []*Actor {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.actors
-}
 
 // Per-actor states, as health reports them. Run stores them; anyone may
 // load them.

@@ -34,8 +34,8 @@ func (a *Actor) StartAfter(names ...string) *Actor {
 // when the shutdown begins; Run waits for check to return.
 //
 // Without ReadyWhen an actor is ready as soon as its execute has begun,
-// except a [Actor.OneShot] actor, which is ready once it has returned nil
-// (with ReadyWhen too, if that comes first), the servers of [HTTPServer],
+// except a [Actor.OneShot] actor, which is ready once it has returned nil,
+// the servers of [HTTPServer],
 // which are ready once they accept connections, and a nested group
 // ([Group.AddGroup]), which is ready once every actor of it is. A nil
 // check makes Run return [ErrInvalid].
@@ -122,29 +122,39 @@ func newStartOrder(actors []*Actor) *startOrder {
 	return order
 }
 
-// howReady decides how an actor becomes ready, before it starts.
-func (r *runner) howReady(a *Actor) readiness {
+// howReady decides how an actor becomes ready, before it starts, and
+// reports whether something will announce it: an adapter, or a nested
+// group. A server adapter of this package is always linked, also when a
+// check decides its readiness, so that it hears of the stop delay.
+func (r *runner) howReady(a *Actor) (readiness, bool) {
+	announces := r.linkAdapter(a) || (a.special != nil && a.special.nested != nil)
 	switch {
 	case a.special != nil && a.special.check != nil:
-		return readyByCheck
+		return readyByCheck, announces
 	case a.oneShot:
-		return readyOnReturn
-	case a.special != nil && a.special.nested != nil:
-		return readyAnnounced
-	case r.linkAdapter(a):
-		return readyAnnounced
+		return readyOnReturn, announces
+	case announces:
+		return readyAnnounced, true
 	}
-	return readyAtStart
+	return readyAtStart, false
 }
 
 // startReady starts every actor that waits for nothing; the runner's
-// goroutine calls it once, at Run's start.
+// goroutine calls it once, at Run's start. The roots are picked first:
+// starting one may start, through markReady, what waits only for it.
 func (r *runner) startReady() {
 	r.notReady = len(r.actors)
-	for _, a := range r.actors {
-		if a.waitingOn == 0 {
-			r.start(a)
+	roots := r.actors
+	if r.order != nil {
+		roots = nil
+		for _, a := range r.actors {
+			if a.waitingOn == 0 {
+				roots = append(roots, a)
+			}
 		}
+	}
+	for _, a := range roots {
+		r.start(a)
 	}
 	r.started = true
 	if r.notReady > 0 && r.startTimeout > 0 {
@@ -170,6 +180,7 @@ func (r *runner) start(a *Actor) {
 		r.markReady(a)
 	case readyByCheck:
 		a.checking = true
+		r.checks++
 		if r.checkCtx == nil {
 			r.checkCtx, r.cancelChecks = context.WithCancelCause(context.Background())
 		}
@@ -179,11 +190,9 @@ func (r *runner) start(a *Actor) {
 
 // announcer gives what an adapter or a nested group calls once ready: it
 // is told through the events, so that only the runner's goroutine starts
-// actors.
+// actors. Each calls it at most once, for the one slot it has in the
+// events.
 func (r *runner) announcer(a *Actor) func() {
-	if a.readyBy != readyAnnounced {
-		return nil
-	}
 	return func() { r.events <- event{a, becameReady, nil} }
 }
 
@@ -216,7 +225,8 @@ func (r *runner) markReady(a *Actor) {
 // logged only when it took more than starting every actor: the usual
 // group is ready as it starts, and its log says so already.
 func (r *runner) checkGroupReady(logIt bool) {
-	if r.notReady == 0 && r.cause == nil {
+	if r.notReady == 0 && r.cause == nil && !r.ready {
+		r.ready = true
 		if r.startClock != nil {
 			r.startClock.Stop()
 		}
@@ -234,6 +244,7 @@ func (r *runner) checkGroupReady(logIt bool) {
 // has begun, what the check says no longer matters.
 func (r *runner) checkEnded(a *Actor, err error) *ActorError {
 	a.checking = false
+	r.checks--
 	if r.cause != nil {
 		r.settle(a)
 		return nil

@@ -44,6 +44,9 @@ type runner struct {
 	status       *groupStatus
 	order        *startOrder // nil when no actor starts after another
 	started      bool        // startReady has started what waits for nothing
+	ready        bool        // the group has been ready
+	checks       int         // ReadyWhen checks running
+	lastOneShot  *Actor      // the last one-shot to return cleanly
 	notReady     int         // actors not ready, started or not
 	startTimeout time.Duration
 	startClock   *time.Timer
@@ -115,7 +118,13 @@ func newRunner(g *Group, actors []*Actor, stages [][]*Actor, in nesting) *runner
 		if a.timeout > 0 {
 			size++
 		}
-		if a.readyBy = r.howReady(a); a.readyBy == readyByCheck || a.readyBy == readyAnnounced {
+		// A check's end and an announcement have a slot each; an actor
+		// may have both, when a check decides an adapter's readiness.
+		var announces bool
+		if a.readyBy, announces = r.howReady(a); announces {
+			size++
+		}
+		if a.readyBy == readyByCheck {
 			size++
 		}
 	}
@@ -186,19 +195,18 @@ func (r *runner) awaitCause() {
 			r.cause, r.causeActor = failure, failure.Actor
 		case ev.kind != returned && ev.kind != returnedAfterInterrupt:
 		case ev.actor.oneShot:
-			// A one-shot is ready once done, and what starts after it may
-			// start; but a group whose every actor is done stops, without
-			// having been ready for nothing.
-			if r.running > 0 || r.order.waitFor(ev.actor) {
+			// A one-shot is ready once done, unless a check says when, and
+			// what starts after it may start; but a group whose every actor
+			// is done stops, without having been ready for nothing.
+			r.lastOneShot = ev.actor
+			if ev.actor.readyBy == readyOnReturn && (r.running > 0 || r.order.waitFor(ev.actor)) {
 				r.markReady(ev.actor)
 			}
-			if r.running > 0 {
-				break
-			}
-			fallthrough
 		default:
-			name := ev.actor.displayName()
-			r.cause, r.causeActor = &ActorError{Actor: name, Err: ErrReturned, run: r.life}, name
+			r.returnedCause(ev.actor)
+		}
+		if r.cause == nil && r.running == 0 && r.checks == 0 && r.lastOneShot != nil {
+			r.returnedCause(r.lastOneShot) // every actor started is done
 		}
 	}
 	r.shutdownAt = time.Now()
@@ -217,6 +225,12 @@ func (r *runner) awaitCause() {
 	if r.life.parent != nil {
 		r.tighten(r.life.parent.shutdownDeadline())
 	}
+}
+
+// returnedCause makes a's clean return the shutdown's cause.
+func (r *runner) returnedCause(a *Actor) {
+	name := a.displayName()
+	r.cause, r.causeActor = &ActorError{Actor: name, Err: ErrReturned, run: r.life}, name
 }
 
 // tighten brings the shutdown's deadline forward to at, when at is set and
@@ -321,12 +335,20 @@ func (r *runner) interrupt(a *Actor) {
 	// must be named if its interrupt is still running when Run returns.
 	a.calling.Store(true)
 	r.startTimer(a)
-	callInterrupt(a, r.cause, func(err *ActorError) {
+	report := func(err *ActorError) {
 		r.log.interruptFailed(err)
 		r.mu.Lock()
 		r.lateErrors = append(r.lateErrors, err)
 		r.mu.Unlock()
-	})
+	}
+	callInterrupt(a, r.cause, report)
+	if sp := a.special; sp != nil && sp.release != nil && a.status.Load() == actorNeverStarted {
+		// A nested group that will never run releases its own actors,
+		// as one that Run refused does.
+		if err := sp.release(); err != nil {
+			report(&ActorError{Actor: a.displayName(), Err: err})
+		}
+	}
 }
 
 // callInterrupt calls a's interrupt with cause, and gives report what went
@@ -388,7 +410,7 @@ func (r *runner) record(ev event) *ActorError {
 		}
 		return nil
 	case becameReady:
-		if r.cause == nil {
+		if r.cause == nil && a.readyBy == readyAnnounced {
 			r.markReady(a)
 		}
 		return nil
@@ -490,6 +512,10 @@ func (r *runner) finish(stragglers []string, shutdownTimeout time.Duration) erro
 		errs = append([]error{errStopCalled}, errs...)
 	}
 	if r.notStarted != nil {
+		if errors.Is(r.cause, ErrReturned) {
+			// A clean return that left actors unstarted: say which.
+			errs = append(errs, r.cause)
+		}
 		errs = append(errs, &NotStartedError{Actors: r.notStarted})
 	}
 	if stragglers != nil {

@@ -21,6 +21,7 @@ type serverStop struct {
 	cause       error         // the interrupt's
 	hookDone    chan struct{} // closed once the BeforeStop hook has run; nil before it starts
 	hookErr     error         // set before hookDone is closed
+	hookWanted  func() error  // the stop delay began before execute: begin starts the hook
 }
 
 func newServerStop() serverStop { return serverStop{done: make(chan struct{})} }
@@ -31,6 +32,9 @@ func (st *serverStop) begin() bool {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.began = !st.early
+	if st.began && st.hookWanted != nil {
+		st.startHookLocked(st.hookWanted)
+	}
 	return st.began
 }
 
@@ -85,22 +89,31 @@ func (st *serverStop) hook(run func() error) error {
 	return st.hookErr
 }
 
-// hookEarly starts the BeforeStop hook as the group's stop delay begins,
-// if execute has begun: a stop that comes later waits for it, and so does
-// execute. Before execute, nothing would wait, and the interrupt's stop
-// runs it if it is ever needed.
+// hookEarly starts the BeforeStop hook as the group's stop delay begins:
+// a stop that comes later waits for it, and so does execute. If execute
+// has not begun, begin starts the hook, so that it does not run before
+// the server serves, nor when execute never runs.
 func (st *serverStop) hookEarly(run func() error) {
+	if run == nil {
+		return
+	}
 	st.mu.Lock()
-	began := st.began
-	st.mu.Unlock()
-	if began && run != nil {
-		st.startHook(run)
+	defer st.mu.Unlock()
+	if st.began {
+		st.startHookLocked(run)
+	} else {
+		st.hookWanted = run
 	}
 }
 
 func (st *serverStop) startHook(run func() error) <-chan struct{} {
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	return st.startHookLocked(run)
+}
+
+// startHookLocked starts the hook once; st.mu is held.
+func (st *serverStop) startHookLocked(run func() error) <-chan struct{} {
 	if st.hookDone == nil {
 		done := make(chan struct{})
 		st.hookDone = done
