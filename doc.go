@@ -26,7 +26,14 @@
 //     never overlaps runs, [Signals] exits at once on a second signal;
 //   - supervision: [Restart] with backoff, groups nested in groups
 //     ([Group.AddGroup]), and [Serve], which runs any pair under a context
-//     for a main built on errgroup rather than Group.
+//     for a main built on errgroup rather than Group;
+//   - a production lifecycle: readiness and start order
+//     ([Actor.ReadyWhen], [Actor.StartAfter], [Group.StartTimeout]), a
+//     state anyone may read ([Group.State], [Group.WaitReady]), a stop
+//     asked from anywhere ([Group.Stop]), /livez and /readyz
+//     ([Group.HealthHandler]), a stop delay for load balancers to catch up
+//     ([Group.StopDelay]), and systemd's notify protocol and socket
+//     activation ([SystemdNotify], [SystemdSockets]).
 //
 // The zero [Group] is ready to use:
 //
@@ -44,9 +51,11 @@
 // Run returns nil when the shutdown's cause was a clean return. Otherwise
 // it returns the cause first, joined with every other actor's failure, each
 // an [*ActorError] naming its actor; errors.Is and errors.As reach each
-// one. A stop by [Signals], or by the cancellation of a parent context
-// given to [Context], returns an error matching [ErrStopRequested], and
-// [ExitCode] maps it to 0.
+// one. A stop by [Signals], by the cancellation of a parent context given
+// to [Context], or by [Group.Stop], returns an error matching
+// [ErrStopRequested], and [ExitCode] maps it to 0. Actors that never
+// started, because the group stopped before what they start after was
+// ready, are listed in a [NotStartedError], which ExitCode looks past.
 //
 // # Echoes
 //
@@ -73,7 +82,7 @@
 // # Misuse
 //
 // A misconfigured group (a nil function, a duplicate name, an unknown name
-// or a cycle in the stop order, a negative timeout) makes Run return
+// or a cycle in the start or stop order, a negative timeout) makes Run return
 // [ErrInvalid] before any execute is called, listing every problem; every
 // interrupt is still called once, so pairs release what they hold. A
 // second Run returns [ErrAlreadyRun]. Add, and any [Actor] setting, after

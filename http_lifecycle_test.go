@@ -203,13 +203,15 @@ func TestHealthHandlerAnswersEachState(t *testing.T) {
 	synced := make(chan struct{})
 	g.Go(blockUntilDone).Name("cache").ReadyWhen(readyOn(synced))
 	g.Go(blockUntilDone).Name("api").StartAfter("cache")
+	drained := make(chan struct{})
+	g.Add(func() error { <-drained; return nil }, func(error) {}).Name("store") // holds the stop until the test has looked
 	h := g.HealthHandler()
 	get := func(path string) (int, string, string) {
 		rec := newRecorder()
 		h.ServeHTTP(rec, mustRequest(path))
 		return rec.Code, rec.Header().Get("Troupe-State"), rec.Body.String()
 	}
-	if code, state, body := get("/readyz"); code != 503 || state != "starting" || !strings.Contains(body, "not ready: cache, api") {
+	if code, state, body := get("/readyz"); code != 503 || state != "starting" || !strings.Contains(body, "not ready: cache, api, store") {
 		t.Fatalf("before Run: %d %q %q", code, state, body)
 	}
 	if code, _, _ := get("/livez"); code != 200 {
@@ -228,7 +230,7 @@ func TestHealthHandlerAnswersEachState(t *testing.T) {
 	if err := g.WaitReady(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if code, state, body := get("/admin/readyz?verbose"); code != 200 || state != "ready" || body != "ready\ncache: ready\napi: ready\n" {
+	if code, state, body := get("/admin/readyz?verbose"); code != 200 || state != "ready" || body != "ready\ncache: ready\napi: ready\nstore: ready\n" {
 		t.Fatalf("ready: %d %q %q", code, state, body)
 	}
 	g.Stop()
@@ -238,11 +240,12 @@ func TestHealthHandlerAnswersEachState(t *testing.T) {
 	if code, _, _ := get("/livez"); code != 200 {
 		t.Fatalf("/livez while stopping: %d", code)
 	}
+	close(drained)
 	<-ran
 	if code, state, _ := get("/livez"); code != 503 || state != "stopped" {
 		t.Fatalf("/livez after Run: %d %q", code, state)
 	}
-	if _, _, body := get("/readyz?verbose"); !strings.Contains(body, "cache: stopped\napi: stopped\n") {
+	if _, _, body := get("/readyz?verbose"); !strings.Contains(body, "cache: stopped\napi: stopped\nstore: stopped\n") {
 		t.Fatalf("verbose after Run: %q", body)
 	}
 }

@@ -1,13 +1,16 @@
 // Command service is a small service run by troupe: an HTTP server with a
 // page and a slow endpoint (so that draining is visible), a gRPC server with
-// the standard health service, a ticker that logs work, and the signal
-// handler. It needs no setup:
+// the standard health service, a cache that warms up before the servers
+// start, an admin server with /livez and /readyz, a ticker that logs work,
+// the signal handler, and systemd's notify protocol. It needs no setup:
 //
 //	go run ./examples/service
 //
 // then, in another terminal, curl localhost:8080/slow and press Ctrl-C in
 // the first: the slow request completes before the process exits. Press
-// Ctrl-C twice to exit at once.
+// Ctrl-C twice to exit at once. curl localhost:8081/readyz?verbose shows
+// each actor's state; under Kubernetes, run it with -stop-delay 5s (see
+// the README's "Running in production").
 package main
 
 import (
@@ -30,6 +33,9 @@ import (
 type config struct {
 	httpAddr        string
 	grpcAddr        string
+	adminAddr       string
+	warmup          time.Duration
+	stopDelay       time.Duration
 	slow            time.Duration
 	tick            time.Duration
 	drainTimeout    time.Duration
@@ -47,6 +53,9 @@ func run(args []string, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.httpAddr, "http-addr", "127.0.0.1:8080", "HTTP listen address")
 	fs.StringVar(&cfg.grpcAddr, "grpc-addr", "127.0.0.1:9090", "gRPC listen address")
+	fs.StringVar(&cfg.adminAddr, "admin-addr", "127.0.0.1:8081", "listen address of /livez and /readyz")
+	fs.DurationVar(&cfg.warmup, "warmup", 500*time.Millisecond, "how long the cache takes to warm up before the servers start")
+	fs.DurationVar(&cfg.stopDelay, "stop-delay", 0, "how long to keep serving, not ready, after SIGTERM (a few seconds under Kubernetes)")
 	fs.DurationVar(&cfg.slow, "slow", 2*time.Second, "how long /slow takes")
 	fs.DurationVar(&cfg.tick, "tick", 10*time.Second, "how often the ticker works")
 	fs.DurationVar(&cfg.drainTimeout, "drain-timeout", 20*time.Second, "how long servers may drain")
@@ -74,31 +83,59 @@ func run(args []string, stderr io.Writer) int {
 	return code
 }
 
-// build listens on both addresses before anything starts, so that a port
-// in use is reported at once, with the address, and nothing runs.
+// build listens on every address before anything starts, so that a port
+// in use is reported at once, with the address, and nothing runs. Under
+// systemd socket activation the sockets come from systemd instead.
 func build(cfg config, logger *slog.Logger) (*troupe.Group, error) {
-	httpLn, err := net.Listen("tcp", cfg.httpAddr)
+	sockets, err := troupe.SystemdSockets()
 	if err != nil {
-		return nil, fmt.Errorf("cannot listen for HTTP on %s: %w", cfg.httpAddr, err)
+		return nil, err
 	}
-	grpcLn, err := net.Listen("tcp", cfg.grpcAddr)
+	var lns []net.Listener
+	listen := func(name, addr string) (net.Listener, error) {
+		ln, err := sockets.Listen(name, "tcp", addr)
+		if err != nil {
+			for _, open := range lns {
+				open.Close()
+			}
+			return nil, fmt.Errorf("cannot listen for %s on %s: %w", name, addr, err)
+		}
+		lns = append(lns, ln)
+		return ln, nil
+	}
+	httpLn, err := listen("http", cfg.httpAddr)
 	if err != nil {
-		httpLn.Close()
-		return nil, fmt.Errorf("cannot listen for gRPC on %s: %w", cfg.grpcAddr, err)
+		return nil, err
 	}
-	logger.Info("listening", "http", httpLn.Addr().String(), "grpc", grpcLn.Addr().String())
+	grpcLn, err := listen("grpc", cfg.grpcAddr)
+	if err != nil {
+		return nil, err
+	}
+	adminLn, err := listen("admin", cfg.adminAddr)
+	if err != nil {
+		return nil, err
+	}
+	logger.Info("listening", "http", httpLn.Addr().String(), "grpc", grpcLn.Addr().String(), "admin", adminLn.Addr().String())
 
-	g := &troupe.Group{Logger: logger, ShutdownTimeout: cfg.shutdownTimeout}
+	g := &troupe.Group{Logger: logger, ShutdownTimeout: cfg.shutdownTimeout, StopDelay: cfg.stopDelay}
 	drain := troupe.DrainTimeout(cfg.drainTimeout)
 
 	g.Add(troupe.Signals()).Name("signals")
+	g.Add(troupe.SystemdNotify(g)).Name("systemd")
 
-	g.Add(troupe.HTTPServer(&http.Server{Handler: routes(cfg, logger)}, troupe.Listener(httpLn), drain)).Name("http")
+	// The probes answer from the start, and until the servers have
+	// drained: the admin server starts first and stops last.
+	g.Add(troupe.HTTPServer(&http.Server{Handler: g.HealthHandler()}, troupe.Listener(adminLn), drain)).Name("admin").StopAfter("http", "grpc")
+
+	c := &cache{warmup: cfg.warmup, warm: make(chan struct{}), logger: logger}
+	g.Go(c.run).Name("cache").ReadyWhen(c.warmed)
+
+	g.Add(troupe.HTTPServer(&http.Server{Handler: routes(cfg, logger)}, troupe.Listener(httpLn), drain)).Name("http").StartAfter("cache")
 
 	grpcSrv := grpc.NewServer()
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(grpcSrv, hs)
-	g.Add(troupe.GRPCServer(grpcSrv, grpcLn, drain, troupe.BeforeStop(hs.Shutdown))).Name("grpc")
+	g.Add(troupe.GRPCServer(grpcSrv, grpcLn, drain, troupe.BeforeStop(hs.Shutdown))).Name("grpc").StartAfter("cache")
 
 	work := 0
 	g.Add(troupe.Ticker(cfg.tick, func(ctx context.Context) error {
@@ -114,6 +151,35 @@ func build(cfg config, logger *slog.Logger) (*troupe.Group, error) {
 		return nil
 	})).Name("store").StopAfter("http", "grpc")
 	return g, nil
+}
+
+// cache stands for what a service loads before it can serve: the servers
+// start after it is warm.
+type cache struct {
+	warmup time.Duration
+	warm   chan struct{}
+	logger *slog.Logger
+}
+
+func (c *cache) run(ctx context.Context) error {
+	select {
+	case <-time.After(c.warmup):
+		c.logger.Info("cache warmed", "actor", "cache")
+		close(c.warm)
+	case <-ctx.Done():
+		return nil
+	}
+	<-ctx.Done()
+	return nil
+}
+
+func (c *cache) warmed(ctx context.Context) error {
+	select {
+	case <-c.warm:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func routes(cfg config, logger *slog.Logger) http.Handler {

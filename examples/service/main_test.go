@@ -68,7 +68,7 @@ func start(t *testing.T, args ...string) *service {
 	if err != nil {
 		t.Fatalf("go build: %v", err)
 	}
-	cmd := exec.Command(bin, append([]string{"-log", "json", "-http-addr", "127.0.0.1:0", "-grpc-addr", "127.0.0.1:0"}, args...)...)
+	cmd := exec.Command(bin, append([]string{"-log", "json", "-http-addr", "127.0.0.1:0", "-grpc-addr", "127.0.0.1:0", "-admin-addr", "127.0.0.1:0", "-warmup", "0s"}, args...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -265,5 +265,76 @@ func TestAPortInUseIsAClearErrorAndNonZeroExit(t *testing.T) {
 	}
 	if want := "service: cannot listen for HTTP on " + taken.Addr().String(); !strings.Contains(string(out), want) {
 		t.Errorf("output %q does not say %q", out, want)
+	}
+}
+
+// probe asks the admin server, as the kubelet does.
+func probe(t *testing.T, url string) (int, string, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("probe %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("Troupe-State"), string(body)
+}
+
+func TestNotReadyUntilWarmAndASIGTERMWhileStartingExitsAtOnce(t *testing.T) {
+	s := start(t, "-warmup", "1h", "-stop-delay", "1h")
+	admin := "http://" + s.await("listening", "")["admin"].(string)
+	s.await("actor started", "cache")
+	for range 10 {
+		code, state, body := probe(t, admin+"/readyz?verbose")
+		if code != http.StatusServiceUnavailable || state != "starting" || !strings.Contains(body, "cache, http, grpc\n") ||
+			!strings.Contains(body, "cache: starting\nhttp: waiting\ngrpc: waiting\n") {
+			t.Fatalf("/readyz while the cache warms: %d %q %q", code, state, body)
+		}
+	}
+	if code, _, _ := probe(t, admin+"/livez"); code != http.StatusOK {
+		t.Fatalf("/livez while starting: %d", code)
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	if code := s.exitCode(); code != 0 {
+		t.Fatalf("exit status %d, want 0; output:\n%s", code, s.output())
+	}
+	if s.index("stop delay begun: not ready, still serving", "") >= 0 {
+		t.Errorf("a stop while starting was delayed:\n%s", s.output())
+	}
+	if s.index("actors never started", "") < 0 {
+		t.Errorf("the servers that never started are not logged:\n%s", s.output())
+	}
+}
+
+func TestSIGTERMFlipsReadinessWhileRequestsStillComplete(t *testing.T) {
+	s := start(t, "-warmup", "10ms", "-stop-delay", "1s", "-slow", "1500ms")
+	addrs := s.await("listening", "")
+	admin, httpAddr := "http://"+addrs["admin"].(string), addrs["http"].(string)
+	s.await("group ready", "")
+	if code, state, _ := probe(t, admin+"/readyz"); code != http.StatusOK || state != "ready" {
+		t.Fatalf("/readyz once warm: %d %q", code, state)
+	}
+	responses, client := slowRequests(httpAddr, 1)
+	defer client.CloseIdleConnections()
+	s.await("slow request started", "http")
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	s.await("stop delay begun: not ready, still serving", "")
+	code, state, body := probe(t, admin+"/readyz")
+	if code != http.StatusServiceUnavailable || state != "stopping" || !strings.Contains(body, "received signal terminated") {
+		t.Fatalf("/readyz during the stop delay: %d %q %q", code, state, body)
+	}
+	resp, err := client.Get("http://" + httpAddr + "/")
+	if err != nil {
+		t.Fatalf("a request during the stop delay failed: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !resp.Close {
+		t.Fatalf("during the stop delay: status %d, Connection: close %v", resp.StatusCode, resp.Close)
+	}
+	if r := <-responses; r.err != nil || r.status != http.StatusOK || r.body != "slow request done\n" {
+		t.Fatalf("the request begun before SIGTERM: %d %q %v", r.status, r.body, r.err)
+	}
+	if code := s.exitCode(); code != 0 {
+		t.Fatalf("exit status %d, want 0; output:\n%s", code, s.output())
 	}
 }
