@@ -241,8 +241,12 @@ func (g *Group) stop(cause error) {
 	if r != nil {
 		if cause == errStopCalled {
 			// Readiness reports the stop as Stop returns, not once the Run
-			// hears of it: a probe that follows the call sees it.
+			// hears of it: a probe that follows the call sees it, and a
+			// request that follows it is answered with Connection: close.
 			g.status.stopBegins(&outsideCause{err: cause, run: r.life})
+			if n := r.life.existingNotice(); n != nil && g.StopDelay > 0 && g.status.wasReady.Load() {
+				n.begin()
+			}
 		}
 		r.events <- event{kind: stopAsked, err: cause}
 	}
