@@ -33,7 +33,7 @@
 //     asked from anywhere ([Group.Stop]), /livez and /readyz
 //     ([Group.HealthHandler]), a stop delay for load balancers to catch up
 //     ([Group.StopDelay]), and systemd's notify protocol and socket
-//     activation ([SystemdNotify], [SystemdSockets]).
+//     activation ([SystemdNotify], [SystemdReload], [SystemdSockets]).
 //
 // The zero [Group] is ready to use:
 //

@@ -92,26 +92,26 @@ func build(cfg config, logger *slog.Logger) (*troupe.Group, error) {
 		return nil, err
 	}
 	var lns []net.Listener
-	listen := func(name, addr string) (net.Listener, error) {
+	listen := func(name, what, addr string) (net.Listener, error) {
 		ln, err := sockets.Listen(name, "tcp", addr)
 		if err != nil {
 			for _, open := range lns {
 				open.Close()
 			}
-			return nil, fmt.Errorf("cannot listen for %s on %s: %w", name, addr, err)
+			return nil, fmt.Errorf("cannot listen for %s: %w", what, err)
 		}
 		lns = append(lns, ln)
 		return ln, nil
 	}
-	httpLn, err := listen("http", cfg.httpAddr)
+	httpLn, err := listen("http", "HTTP", cfg.httpAddr)
 	if err != nil {
 		return nil, err
 	}
-	grpcLn, err := listen("grpc", cfg.grpcAddr)
+	grpcLn, err := listen("grpc", "gRPC", cfg.grpcAddr)
 	if err != nil {
 		return nil, err
 	}
-	adminLn, err := listen("admin", cfg.adminAddr)
+	adminLn, err := listen("admin", "the probes", cfg.adminAddr)
 	if err != nil {
 		return nil, err
 	}

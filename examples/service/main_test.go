@@ -263,7 +263,7 @@ func TestAPortInUseIsAClearErrorAndNonZeroExit(t *testing.T) {
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
 		t.Fatalf("exit: %v, want status 1; output:\n%s", err, out)
 	}
-	if want := "service: cannot listen for HTTP on " + taken.Addr().String(); !strings.Contains(string(out), want) {
+	if want := "service: cannot listen for HTTP: troupe: listen on " + taken.Addr().String(); !strings.Contains(string(out), want) {
 		t.Errorf("output %q does not say %q", out, want)
 	}
 }
@@ -281,7 +281,7 @@ func probe(t *testing.T, url string) (int, string, string) {
 }
 
 func TestNotReadyUntilWarmAndASIGTERMWhileStartingExitsAtOnce(t *testing.T) {
-	s := start(t, "-warmup", "1h", "-stop-delay", "1h")
+	s := start(t, "-warmup", "1h", "-stop-delay", "20s")
 	admin := "http://" + s.await("listening", "")["admin"].(string)
 	s.await("actor started", "cache")
 	for range 10 {
