@@ -81,11 +81,7 @@ func TestKubeletStopWithStopDelay(t *testing.T) {
 	ln := listen(t)
 	base := "http://" + ln.Addr().String()
 	g.Add(troupe.HTTPServer(&http.Server{Handler: mux}, troupe.Listener(ln))).Name("http")
-	ran := make(chan error, 1)
-	go func() { ran <- g.Run() }()
-	if err := g.WaitReady(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	ran := runReady(t, &g)
 
 	prober := newClient()
 	defer prober.CloseIdleConnections()

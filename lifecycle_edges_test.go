@@ -81,11 +81,7 @@ func TestAServerWithReadyWhenStillRunsBeforeStopAsTheDelayBegins(t *testing.T) {
 		g.Add(troupe.GRPCServer(srv, listen(t), troupe.BeforeStop(func() { hookAt.Store(time.Now().UnixNano()) }))).
 			Name("grpc").
 			ReadyWhen(func(ctx context.Context) error { return nil }) // e.g. "ready once its health says SERVING"
-		ran := make(chan error, 1)
-		go func() { ran <- g.Run() }()
-		if err := g.WaitReady(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		ran := runReady(t, &g)
 		<-srv.serving
 		stoppedAt := time.Now()
 		g.Stop()
@@ -193,11 +189,7 @@ func TestAnActorStartedAfterOneReadyAtStartExecutesOnce(t *testing.T) {
 			<-ctx.Done()
 			return nil
 		}).Name("api").StartAfter("db")
-		ran := make(chan error, 1)
-		go func() { ran <- g.Run() }()
-		if err := g.WaitReady(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		ran := runReady(t, &g)
 		synctest.Wait()
 		if n := executes.Load(); n != 1 {
 			t.Errorf("api's execute was called %d times, want 1", n)
@@ -292,11 +284,7 @@ func TestAStopRightAfterReadyStillRunsBeforeStopEarly(t *testing.T) {
 			var hookAt atomic.Int64
 			srv := &chanServer{serving: make(chan struct{}), stop: make(chan struct{})}
 			g.Add(troupe.GRPCServer(srv, listen(t), troupe.BeforeStop(func() { hookAt.Store(time.Now().UnixNano()) }))).Name("grpc")
-			ran := make(chan error, 1)
-			go func() { ran <- g.Run() }()
-			if err := g.WaitReady(context.Background()); err != nil {
-				t.Fatal(err)
-			}
+			ran := runReady(t, &g)
 			stoppedAt := time.Now()
 			g.Stop()
 			synctest.Wait()

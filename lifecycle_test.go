@@ -21,6 +21,18 @@ func blockUntilDone(ctx context.Context) error {
 	return nil
 }
 
+// runReady runs g, and returns once it is ready; the channel gives Run's
+// result.
+func runReady(t *testing.T, g *troupe.Group) <-chan error {
+	t.Helper()
+	ran := make(chan error, 1)
+	go func() { ran <- g.Run() }()
+	if err := g.WaitReady(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return ran
+}
+
 // readyOn is a readiness check that passes when ready is closed.
 func readyOn(ready <-chan struct{}) func(context.Context) error {
 	return func(ctx context.Context) error {
@@ -261,11 +273,7 @@ func TestStopFromManyGoroutinesAndAfterRunIsSafe(t *testing.T) {
 	var g troupe.Group
 	p := newProbe(nil)
 	g.Add(p.execute, p.interrupt).Name("a")
-	ran := make(chan error, 1)
-	go func() { ran <- g.Run() }()
-	if err := g.WaitReady(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	ran := runReady(t, &g)
 	done := make(chan struct{})
 	for range 8 {
 		go func() {

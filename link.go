@@ -53,36 +53,53 @@ func (r *runner) linkAdapter(a *Actor) bool {
 // stopNotice tells the server adapters of a whole nest of groups that the
 // outermost group's stop has begun, before their interrupts: the
 // [Group.StopDelay], during which they keep serving but tell clients to
-// go elsewhere.
+// go elsewhere. begun is read on every request; the hooks wait in began.
 type stopNotice struct {
 	begun atomic.Bool
-	mu    sync.Mutex
-	hooks []func()
+	began moment
 }
 
 // onBegin calls f when the stop begins, at once if it has. f must not
-// block: it runs on the Run's goroutine.
-func (n *stopNotice) onBegin(f func()) {
-	n.mu.Lock()
-	if !n.begun.Load() {
-		n.hooks = append(n.hooks, f)
-		n.mu.Unlock()
+// block: it runs on the goroutine that begins the stop.
+func (n *stopNotice) onBegin(f func()) { n.began.then(f) }
+
+func (n *stopNotice) begin() {
+	n.begun.Store(true)
+	n.began.pass()
+}
+
+// moment is something that happens once: what is to follow it is called
+// when it does, or at once if it has.
+type moment struct {
+	mu     sync.Mutex
+	passed bool
+	next   []func()
+}
+
+// then calls f once the moment has passed.
+func (m *moment) then(f func()) {
+	m.mu.Lock()
+	if !m.passed {
+		m.next = append(m.next, f)
+		m.mu.Unlock()
 		return
 	}
-	n.mu.Unlock()
+	m.mu.Unlock()
 	f()
 }
 
-func (n *stopNotice) begin() {
-	n.mu.Lock()
-	if n.begun.Swap(true) {
-		n.mu.Unlock()
+// pass calls, once, what was to follow; a second pass does nothing.
+func (m *moment) pass() {
+	m.mu.Lock()
+	if m.passed {
+		m.mu.Unlock()
 		return
 	}
-	hooks := n.hooks
-	n.hooks = nil
-	n.mu.Unlock()
-	for _, f := range hooks {
+	m.passed = true
+	next := m.next
+	m.next = nil
+	m.mu.Unlock()
+	for _, f := range next {
 		f()
 	}
 }

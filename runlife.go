@@ -17,9 +17,9 @@ type runLife struct {
 	onSecondSignal func(sig os.Signal, status int)
 	parent         *runLife // the Run of the group this one is nested in
 
+	ended moment // the Run has returned, or is about to
+
 	mu         sync.Mutex
-	ended      bool
-	atEnd      []func()
 	deadline   time.Time // when Run stops waiting, once its shutdown has begun; zero: never
 	onDeadline []func()  // nested Runs, told when the deadline moves
 	stopNotice *stopNotice
@@ -52,28 +52,12 @@ func (l *runLife) whenEnded(f func()) {
 	for l.parent != nil {
 		l = l.parent
 	}
-	l.mu.Lock()
-	if !l.ended {
-		l.atEnd = append(l.atEnd, f)
-		l.mu.Unlock()
-		return
-	}
-	l.mu.Unlock()
-	f()
+	l.ended.then(f)
 }
 
 // end is called by Run just before it returns; what it calls has finished
 // by then.
-func (l *runLife) end() {
-	l.mu.Lock()
-	l.ended = true
-	atEnd := l.atEnd
-	l.atEnd = nil
-	l.mu.Unlock()
-	for _, f := range atEnd {
-		f()
-	}
-}
+func (l *runLife) end() { l.ended.pass() }
 
 // reporting gives the logger and the second-signal hook of the nearest
 // group, outward, that has them.

@@ -49,11 +49,7 @@ func TestStopDelayKeepsServingThenInterrupts(t *testing.T) {
 		g := troupe.Group{StopDelay: 10 * time.Second}
 		c := newInterruptClock()
 		g.Add(c.execute, c.interrupt).Name("server")
-		ran := make(chan error, 1)
-		go func() { ran <- g.Run() }()
-		if err := g.WaitReady(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		ran := runReady(t, &g)
 		if code, _, _ := readyz(&g); code != http.StatusOK {
 			t.Fatalf("/readyz = %d while ready", code)
 		}
@@ -90,11 +86,7 @@ func TestAFailureDuringTheStopDelayEndsItAtOnce(t *testing.T) {
 				return nil
 			}
 		}).Name("worker")
-		ran := make(chan error, 1)
-		go func() { ran <- g.Run() }()
-		if err := g.WaitReady(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		ran := runReady(t, &g)
 		stoppedAt := time.Now()
 		g.Stop()
 		time.Sleep(3 * time.Second)
@@ -135,11 +127,7 @@ func TestAParentContextsCancellationIsDelayedAsASignalIs(t *testing.T) {
 		c := newInterruptClock()
 		g.Add(c.execute, c.interrupt).Name("server")
 		g.Add(troupe.Context(ctx)).Name("parent")
-		ran := make(chan error, 1)
-		go func() { ran <- g.Run() }()
-		if err := g.WaitReady(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		ran := runReady(t, &g)
 		stoppedAt := time.Now()
 		cancel()
 		if err := <-ran; troupe.ExitCode(err) != 0 {
@@ -157,11 +145,7 @@ func TestTheStopDelayCountsAgainstShutdownTimeout(t *testing.T) {
 		s := newStubborn()
 		defer close(s.letGo)
 		g.Add(s.execute, s.interrupt).Name("stubborn")
-		ran := make(chan error, 1)
-		go func() { ran <- g.Run() }()
-		if err := g.WaitReady(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		ran := runReady(t, &g)
 		stoppedAt := time.Now()
 		g.Stop()
 		err := <-ran
@@ -181,11 +165,7 @@ func TestBeforeStopRunsAsTheStopDelayBegins(t *testing.T) {
 		var hookAt atomic.Int64
 		srv := &chanServer{serving: make(chan struct{}), stop: make(chan struct{})}
 		g.Add(troupe.GRPCServer(srv, listen(t), troupe.BeforeStop(func() { hookAt.Store(time.Now().UnixNano()) }))).Name("grpc")
-		ran := make(chan error, 1)
-		go func() { ran <- g.Run() }()
-		if err := g.WaitReady(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		ran := runReady(t, &g)
 		<-srv.serving
 		stoppedAt := time.Now()
 		g.Stop()
