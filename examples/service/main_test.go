@@ -284,6 +284,19 @@ func TestNotReadyUntilWarmAndASIGTERMWhileStartingExitsAtOnce(t *testing.T) {
 	s := start(t, "-warmup", "1h", "-stop-delay", "20s")
 	admin := "http://" + s.await("listening", "")["admin"].(string)
 	s.await("actor started", "cache")
+	// The probes answer as soon as the admin server serves, which may be
+	// before Run has started the rest, or heard that admin is bound.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		_, _, body := probe(t, admin+"/readyz")
+		if body == "starting; not ready: cache, http, grpc\n" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz never named only the cache and the servers that wait for it: %q", body)
+		}
+		time.Sleep(5 * time.Millisecond) // polling, bounded above
+	}
 	for range 10 {
 		code, state, body := probe(t, admin+"/readyz?verbose")
 		if code != http.StatusServiceUnavailable || state != "starting" || !strings.Contains(body, "cache, http, grpc\n") ||
