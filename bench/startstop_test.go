@@ -6,8 +6,10 @@ package bench
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/oklog/run"
 	"github.com/sourcegraph/conc/pool"
@@ -36,6 +38,7 @@ func BenchmarkStartStop(b *testing.B) {
 		bench("errgroup", errgroupStartStop)
 		bench("conc", concStartStop)
 		bench("floor", floorStartStop)
+		bench("floorint", floorintStartStop)
 	}
 }
 
@@ -108,4 +111,89 @@ func floorStartStop(n int) {
 	}
 	wg.Go(func() { close(stop) })
 	wg.Wait()
+}
+
+// floorintStartStop is the least a library can do with an interrupt per
+// actor: the same pairs as troupe's and oklog/run's, each execute on a
+// goroutine, the interrupts called in turn once the first returns, and one
+// WaitGroup.
+func floorintStartStop(n int) {
+	type pair struct {
+		execute   func() error
+		interrupt func(error)
+	}
+	pairs := make([]pair, 0, n+1)
+	for range n {
+		e, i := blockUntilInterrupted()
+		pairs = append(pairs, pair{e, i})
+	}
+	e, i := returnAtOnce()
+	pairs = append(pairs, pair{e, i})
+	first := make(chan struct{}, 1)
+	var wg sync.WaitGroup
+	for _, p := range pairs {
+		wg.Go(func() {
+			p.execute()
+			select {
+			case first <- struct{}{}:
+			default:
+			}
+		})
+	}
+	<-first
+	for _, p := range pairs {
+		p.interrupt(nil)
+	}
+	wg.Wait()
+}
+
+// BenchmarkStartStopRatio runs the libraries in interleaved rounds, each
+// round timing every library on the same workload one after another, so
+// that the machine's noise hits all of them alike; it reports the median
+// over the rounds of troupe's time divided by each other library's. Its
+// ns/op is a whole round, and means nothing alone.
+func BenchmarkStartStopRatio(b *testing.B) {
+	libs := []struct {
+		name string
+		once func(n int)
+	}{
+		{"troupe", troupeStartStop},
+		{"oklog-run", oklogStartStop},
+		{"floorint", floorintStartStop},
+		{"errgroup", errgroupStartStop},
+		{"conc", concStartStop},
+	}
+	for _, n := range sizes {
+		b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) {
+			reps := max(1, 1000/n) // enough work per timing that the clock's grain does not matter
+			ratios := make([][]float64, len(libs))
+			took := make([]time.Duration, len(libs))
+			for b.Loop() {
+				for i, lib := range libs {
+					start := time.Now()
+					for range reps {
+						lib.once(n)
+					}
+					took[i] = time.Since(start)
+				}
+				for i := 1; i < len(libs); i++ {
+					ratios[i] = append(ratios[i], float64(took[0])/float64(took[i]))
+				}
+			}
+			for i := 1; i < len(libs); i++ {
+				b.ReportMetric(median(ratios[i]), "troupe/"+libs[i].name)
+			}
+		})
+	}
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Sorted(slices.Values(xs))
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
