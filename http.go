@@ -150,6 +150,37 @@ func (s *httpActor) awaitStop(served bool) error {
 	return s.stop.wait()
 }
 
+// errAnswered ends Shutdown's wait once every request has its response.
+var errAnswered = errors.New("troupe: every request answered")
+
+// shutdown calls Shutdown, and ends its wait as soon as, Shutdown having
+// begun, no request is left and every connection is idle: answered
+// reports that. Shutdown itself learns that only at its next poll. Only
+// once Shutdown has begun does that state last: from then on net/http
+// serves no request it had not read.
+func (s *httpActor) shutdown(ctx context.Context) (answered bool, err error) {
+	waiting, endWait := context.WithCancelCause(ctx)
+	defer endWait(nil)
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		select {
+		case <-s.requests.shutdownBegan:
+		case <-stop:
+			return
+		}
+		select {
+		case <-s.requests.whenIdle():
+			endWait(errAnswered)
+		case <-stop:
+		}
+	}()
+	err = s.srv.Shutdown(waiting)
+	close(stop)
+	<-stopped
+	return err != nil && errors.Is(context.Cause(waiting), errAnswered) && ctx.Err() == nil, err
+}
+
 // link takes what the Group tells it: see adapterLink. It comes before
 // execute's goroutine starts.
 func (s *httpActor) link(l *adapterLink) {
@@ -168,14 +199,22 @@ func (s *httpActor) drain() {
 	// Shutdown's other errors are the listener's Close, which execute
 	// reports.
 	var err error
-	if shutdownErr := s.srv.Shutdown(ctx); ctx.Err() != nil && errors.Is(shutdownErr, ctx.Err()) {
+	answered, shutdownErr := s.shutdown(ctx)
+	switch {
+	case answered:
+		// Every request has its response and every connection is idle:
+		// close them now, not at Shutdown's next poll for idle
+		// connections, which backs off to 500ms.
+		s.srv.Close() // its listeners are closed already, and their errors are execute's
+		s.requests.cancel(s.stop.causeOr(http.ErrServerClosed))
+	case ctx.Err() != nil && errors.Is(shutdownErr, ctx.Err()):
 		cutAny := s.requests.inFlight()
 		s.requests.cut(s.stop.causeOr(ErrDrainTimeout))
 		s.srv.Close() // its listeners are closed already, and their errors are execute's
 		if cutAny {
 			err = fmt.Errorf("troupe: http drain did not finish within %v; requests cut: %w", s.opts.drainTimeout, ErrDrainTimeout)
 		}
-	} else {
+	default:
 		s.requests.cancel(s.stop.causeOr(http.ErrServerClosed))
 	}
 	s.requests.awaitQuiet()

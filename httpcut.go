@@ -30,10 +30,14 @@ type requests struct {
 	quiet       chan struct{}               // closed when neither handlers nor conns are left, if someone waits
 
 	closing *atomic.Bool // true once the group's stop delay has begun; nil outside a Group
+
+	shutdownBegan chan struct{} // closed by Shutdown, once it has closed the listeners
+	shutdownOnce  sync.Once
+	idle          chan struct{} // closed when no request is left, if someone waits
 }
 
 func newRequests() *requests {
-	return &requests{cutting: make(chan struct{}), cancelled: make(chan struct{})}
+	return &requests{cutting: make(chan struct{}), cancelled: make(chan struct{}), shutdownBegan: make(chan struct{})}
 }
 
 // hook installs the hooks on srv, keeping the caller's own.
@@ -72,11 +76,13 @@ func (q *requests) hook(srv *http.Server) {
 			q.conns = make(map[net.Conn]http.ConnState)
 		}
 		q.conns[c] = state
+		q.checkIdle()
 		q.mu.Unlock()
 		if userConnState != nil {
 			userConnState(c, state)
 		}
 	}
+	srv.RegisterOnShutdown(func() { q.shutdownOnce.Do(func() { close(q.shutdownBegan) }) })
 	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q.handlerBegan()
 		defer q.handlerEnded()
@@ -123,12 +129,51 @@ func (q *requests) handlerEnded() {
 	q.mu.Unlock()
 }
 
-// checkQuiet wakes awaitQuiet; q.mu is held.
+// checkQuiet wakes awaitQuiet, and whenIdle; q.mu is held.
 func (q *requests) checkQuiet() {
 	if q.handlers == 0 && len(q.conns) == 0 && q.quiet != nil {
 		close(q.quiet)
 		q.quiet = nil
 	}
+	q.checkIdle()
+}
+
+// checkIdle wakes whenIdle; q.mu is held.
+func (q *requests) checkIdle() {
+	if q.idle != nil && q.idleNow() {
+		close(q.idle)
+		q.idle = nil
+	}
+}
+
+// idleNow reports whether no handler runs and every open connection is
+// idle between requests; q.mu is held. A connection just accepted
+// (StateNew) is not idle: its request may be on its way.
+func (q *requests) idleNow() bool {
+	if q.handlers > 0 {
+		return false
+	}
+	for _, state := range q.conns {
+		if state != http.StateIdle {
+			return false
+		}
+	}
+	return true
+}
+
+// whenIdle gives a channel closed once idleNow holds.
+func (q *requests) whenIdle() <-chan struct{} {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.idleNow() {
+		idle := make(chan struct{})
+		close(idle)
+		return idle
+	}
+	if q.idle == nil {
+		q.idle = make(chan struct{})
+	}
+	return q.idle
 }
 
 // awaitQuiet waits until no handler runs and every connection has closed

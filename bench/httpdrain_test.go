@@ -15,8 +15,9 @@ import (
 
 // BenchmarkHTTPDrain stops an HTTP server while 32 clients keep sending
 // requests that each take 100ms, and counts the requests the server had
-// accepted that never completed with a 200 (dropped/op), and how long the
-// stop took (drain-ms/op). When Run returns the server is closed, as a
+// accepted that never completed with a 200 (dropped/op), how long the
+// stop took (drain-ms/op), and how long after the last handler had
+// answered Run returned (after-last-ms/op). When Run returns the server is closed, as a
 // process that exits would. Three ways to stop it:
 //
 //   - troupe: the HTTPServer adapter (Shutdown with a fresh deadline);
@@ -49,14 +50,15 @@ func BenchmarkHTTPDrain(b *testing.B) {
 	} {
 		b.Run("lib="+lib.name, func(b *testing.B) {
 			var dropped, served int64
-			var drain time.Duration
+			var drain, afterLast time.Duration
 			for b.Loop() {
-				d, s, t := drainUnderLoad(b, lib.group)
-				dropped, served, drain = dropped+d, served+s, drain+t
+				d, s, t, a := drainUnderLoad(b, lib.group)
+				dropped, served, drain, afterLast = dropped+d, served+s, drain+t, afterLast+a
 			}
 			b.ReportMetric(float64(dropped)/float64(b.N), "dropped/op")
 			b.ReportMetric(float64(served)/float64(b.N), "served/op")
 			b.ReportMetric(float64(drain.Milliseconds())/float64(b.N), "drain-ms/op")
+			b.ReportMetric(float64(afterLast.Microseconds())/1000/float64(b.N), "after-last-ms/op")
 		})
 	}
 }
@@ -75,13 +77,19 @@ func waitFor(stop <-chan struct{}) (func() error, func(error)) {
 		}
 }
 
-func drainUnderLoad(b *testing.B, group func(*http.Server, net.Listener, <-chan struct{}) func() error) (dropped, served int64, drain time.Duration) {
+func drainUnderLoad(b *testing.B, group func(*http.Server, net.Listener, <-chan struct{}) func() error) (dropped, served int64, drain, afterLast time.Duration) {
 	const clients, work, loadAtMost = 32, 100 * time.Millisecond, 10 * time.Second
-	var accepted, ok atomic.Int64
+	var accepted, ok, lastAnswer atomic.Int64
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		accepted.Add(1)
 		time.Sleep(work) // simulated work
 		io.WriteString(w, "ok")
+		for now := time.Now().UnixNano(); ; {
+			last := lastAnswer.Load()
+			if now <= last || lastAnswer.CompareAndSwap(last, now) {
+				break
+			}
+		}
 	})}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -119,9 +127,13 @@ func drainUnderLoad(b *testing.B, group func(*http.Server, net.Listener, <-chan 
 	start := time.Now()
 	close(stop)
 	<-ran
-	drain = time.Since(start)
+	returned := time.Now()
+	drain = returned.Sub(start)
+	if last := time.Unix(0, lastAnswer.Load()); last.After(start) {
+		afterLast = returned.Sub(last)
+	}
 	stopping.Store(true)
 	srv.Close() // what exiting the process would do to what is left
 	wg.Wait()
-	return accepted.Load() - ok.Load(), ok.Load(), drain
+	return accepted.Load() - ok.Load(), ok.Load(), drain, afterLast
 }
