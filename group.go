@@ -244,7 +244,7 @@ func (g *Group) stop(cause error) {
 			// hears of it: a probe that follows the call sees it, and a
 			// request that follows it is answered with Connection: close.
 			g.status.stopBegins(&outsideCause{err: cause, run: r.life})
-			if n := r.life.existingNotice(); n != nil && g.StopDelay > 0 && g.status.wasReady.Load() {
+			if n := r.life.existingNotice(); n != nil && g.StopDelay > 0 && g.status.wasReady() {
 				n.begin()
 			}
 		}

@@ -31,9 +31,10 @@ type requests struct {
 
 	closing *atomic.Bool // true once the group's stop delay has begun; nil outside a Group
 
-	shutdownBegan chan struct{} // closed by Shutdown, once it has closed the listeners
-	shutdownOnce  sync.Once
-	idle          chan struct{} // closed when no request is left, if someone waits
+	shutdownBegan    chan struct{} // closed by Shutdown, once it has closed the listeners
+	shutdownOnce     sync.Once
+	idle             chan struct{} // closed when no request is left, if someone waits
+	unencryptedHTTP2 bool          // the server speaks HTTP/2 without TLS
 }
 
 func newRequests() *requests {
@@ -82,16 +83,15 @@ func (q *requests) hook(srv *http.Server) {
 			userConnState(c, state)
 		}
 	}
+	q.unencryptedHTTP2 = srv.Protocols != nil && srv.Protocols.UnencryptedHTTP2()
 	srv.RegisterOnShutdown(func() { q.shutdownOnce.Do(func() { close(q.shutdownBegan) }) })
 	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q.handlerBegan()
 		defer q.handlerEnded()
-		if q.closing != nil && r.ProtoMajor == 1 && q.closing.Load() {
-			// The client is to go elsewhere: this connection ends with the
-			// response, not by cutting it idle, which makes clients resend
-			// requests they had already sent on it. HTTP/2 has no such
-			// header; its clients learn from Shutdown's GOAWAY.
-			w.Header().Set("Connection", "close")
+		if q.closing != nil && r.ProtoMajor == 1 {
+			cw := &closingWriter{ResponseWriter: w, closing: q.closing}
+			defer cw.decide() // a handler that writes nothing: net/http writes the header after it
+			w = cw
 		}
 		if handler == nil {
 			http.DefaultServeMux.ServeHTTP(w, r)
@@ -147,14 +147,22 @@ func (q *requests) checkIdle() {
 }
 
 // idleNow reports whether no handler runs and every open connection is
-// idle between requests; q.mu is held. A connection just accepted
-// (StateNew) is not idle: its request may be on its way.
+// idle between requests, its last response written out; q.mu is held. A
+// connection just accepted (StateNew) is not idle: its request may be on
+// its way. Nor is an idle HTTP/2 connection, for this purpose: its last
+// frames may still wait in its buffer, which Shutdown's own poll leaves
+// time to flush; HTTP/1 writes a response out before the connection goes
+// idle. A server that speaks HTTP/2 without TLS, where a connection does
+// not say which it speaks, is left to Shutdown.
 func (q *requests) idleNow() bool {
-	if q.handlers > 0 {
+	if q.handlers > 0 || q.unencryptedHTTP2 {
 		return false
 	}
-	for _, state := range q.conns {
+	for c, state := range q.conns {
 		if state != http.StateIdle {
+			return false
+		}
+		if tc, ok := c.(*tls.Conn); ok && tc.ConnectionState().NegotiatedProtocol == "h2" {
 			return false
 		}
 	}

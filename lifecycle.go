@@ -61,9 +61,8 @@ func (*stopCalled) Is(target error) bool { return target == ErrStopRequested }
 // someone waits on them, so that a group nobody watches pays two atomic
 // operations per move.
 type groupStatus struct {
-	state    atomic.Int32
-	wasReady atomic.Bool // set before the state becomes Ready
-	watched  atomic.Bool // the channels below exist: moves must close them
+	word    atomic.Int32 // the State, and readyBit once Ready was reached: one word, so both move together
+	watched atomic.Bool  // the channels below exist: moves must close them
 
 	mu       sync.Mutex
 	ready    chan struct{} // closed once Ready is reached
@@ -72,6 +71,14 @@ type groupStatus struct {
 	cause    error         // why the shutdown began
 }
 
+// readyBit marks a status word whose group was Ready at some point.
+const readyBit = 1 << 8
+
+func (st *groupStatus) state() State { return State(st.word.Load() &^ readyBit) }
+
+// wasReady reports whether the group reached Ready before it stopped.
+func (st *groupStatus) wasReady() bool { return st.word.Load()&readyBit != 0 }
+
 // enter moves the state forward to s; Stop moves it too, from another
 // goroutine, so a move is a compare-and-swap and never goes back. It pairs
 // with watch: the state is stored before watched is read, and watched
@@ -79,16 +86,17 @@ type groupStatus struct {
 // open.
 func (st *groupStatus) enter(s State) {
 	for {
-		cur := st.state.Load()
-		if State(cur) >= s {
+		old := st.word.Load()
+		if State(old&^readyBit) >= s {
 			return
 		}
-		if st.state.CompareAndSwap(cur, int32(s)) {
+		next := int32(s) | old&readyBit
+		if s == Ready {
+			next |= readyBit
+		}
+		if st.word.CompareAndSwap(old, next) {
 			break
 		}
-	}
-	if s == Ready {
-		st.wasReady.Store(true) // only once Ready was reached: a stop first means never ready
 	}
 	if st.watched.Load() {
 		st.mu.Lock()
@@ -125,7 +133,7 @@ func (st *groupStatus) wake() {
 	if st.ready == nil {
 		return
 	}
-	s := State(st.state.Load())
+	s := st.state()
 	closeOnce := func(ch chan struct{}, reached bool) {
 		if !reached {
 			return
@@ -136,7 +144,7 @@ func (st *groupStatus) wake() {
 			close(ch)
 		}
 	}
-	closeOnce(st.ready, st.wasReady.Load())
+	closeOnce(st.ready, st.wasReady())
 	closeOnce(st.stopping, s >= Stopping)
 	closeOnce(st.stopped, s >= Stopped)
 }
@@ -149,7 +157,7 @@ func (st *groupStatus) stopCause() error {
 
 // State gives the group's state. It is safe to call from any goroutine,
 // before, during and after Run.
-func (g *Group) State() State { return State(g.status.state.Load()) }
+func (g *Group) State() State { return g.status.state() }
 
 // NotReady names the actors that are not ready, in the order they were
 // added: those started whose readiness is still to come, and those not

@@ -19,7 +19,7 @@ func TestTheStateNeverGoesBackWhenStopRacesReadiness(t *testing.T) {
 	// On 2 CPUs under -race the stores cross within a few thousand
 	// iterations; with enter as a compare-and-swap, 150k pass (~25s).
 	n := 20000
-	if s := os.Getenv("BREAK_ITER"); s != "" {
+	if s := os.Getenv("TROUPE_STATE_RACE_ITER"); s != "" {
 		n, _ = strconv.Atoi(s)
 	}
 	backwards := 0

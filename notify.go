@@ -170,7 +170,9 @@ func SystemdReload(g *Group, fn func(os.Signal)) func(os.Signal) {
 		}
 		notifyOnce(reloading...)
 		fn(sig)
-		notifyOnce("READY=1")
+		if g.State() == Ready { // a stop begun during fn has said STOPPING=1
+			notifyOnce("READY=1")
+		}
 	}
 }
 

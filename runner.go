@@ -435,7 +435,11 @@ func (r *runner) record(ev event) *ActorError {
 	if ev.err != nil && errors.As(ev.err, &joiner) {
 		joiner.joinRun(r.life)
 	}
-	failure := !isEcho(ev.err, a.interrupted, r.cause)
+	// A stop asked of an actor once the shutdown has begun (a supervisor's
+	// SIGTERM during a stop delay that Group.Stop began) is only noted:
+	// the group is stopping already, and a failure would cut the delay.
+	failure := !isEcho(ev.err, a.interrupted, r.cause) &&
+		!(r.cause != nil && errors.Is(ev.err, ErrStopRequested))
 	r.log.returned(a, ev.err, failure)
 	if !failure {
 		return nil

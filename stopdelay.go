@@ -11,7 +11,7 @@ import (
 // starting, is not delayed: there is nothing to hand over gracefully, and
 // a crash must not wait.
 func (r *runner) delayApplies() bool {
-	return r.stopDelay > 0 && !r.outside && r.status.wasReady.Load() && errors.Is(r.cause, ErrStopRequested)
+	return r.stopDelay > 0 && !r.outside && r.status.wasReady() && errors.Is(r.cause, ErrStopRequested)
 }
 
 // delay keeps the actors running for StopDelay while readiness reports
