@@ -22,7 +22,8 @@ import (
 // SystemdSockets returns an error, and no Sockets, when the variables are
 // malformed or LISTEN_FDNAMES does not name each fd, having taken no fd;
 // and at the first fd that is not a listening stream socket (a datagram
-// socket, say), naming it. Serving some of the sockets and not the others
+// socket, a connected one from Accept=yes, one that does not listen: on
+// Linux it asks the socket, as sd_is_socket does), naming it. Serving some of the sockets and not the others
 // would hide the mistake until a client met the missing one, so it then
 // closes the sockets it took, the bad one included. It leaves alone a fd
 // that is not a socket at all, and the fds after the bad one: the process,

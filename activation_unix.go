@@ -86,6 +86,13 @@ func takeListener(fd int, name string) (net.Listener, error) {
 	// inherit it; the listener's duplicate is close-on-exec already.
 	syscall.CloseOnExec(fd)
 	f := os.NewFile(uintptr(fd), name)
+	if !listeningStream(fd) {
+		// net.FileListener takes a datagram socket, a connected one
+		// (Accept=yes) or one that does not listen, each failing only at
+		// its first Accept.
+		f.Close()
+		return nil, fmt.Errorf("troupe: systemd socket %q (fd %d) is not a listening stream socket", name, fd)
+	}
 	ln, err := net.FileListener(f)
 	f.Close()
 	if err != nil {

@@ -267,7 +267,7 @@ func TestSystemdSocketsRefuseAFDThatIsNotAListeningSocket(t *testing.T) {
 		wantFDs []string
 	}{
 		{"a datagram socket", datagram, []string{"LISTEN_FDS=2", "LISTEN_FDNAMES=http:dns"},
-			`troupe: systemd socket "dns" (fd 4) is not a listening stream socket: `, []string{"fd 3: closed", "fd 4: closed"}},
+			`troupe: systemd socket "dns" (fd 4) is not a listening stream socket`, []string{"fd 3: closed", "fd 4: closed"}},
 		{"not a socket", pipe, []string{"LISTEN_FDS=2", "LISTEN_FDNAMES=http:config"},
 			`troupe: systemd socket "config" (fd 4) is not a socket`, []string{"fd 3: closed", "fd 4: unchanged"}},
 		{"a fd systemd did not pass", nil, []string{"LISTEN_FDS=2", "LISTEN_FDNAMES=http:gone"},
