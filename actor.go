@@ -104,10 +104,9 @@ func (a *Actor) displayName() string {
 // special is what some actors need beyond a pair, kept apart so that the
 // usual actor stays small.
 type special struct {
-	// join is told at Run's start the actor's full name, the logger, the
-	// Run, and what to call once ready: how Group.Restart logs and a
-	// nested group learns where it is nested.
-	join    func(name string, logger *slog.Logger, run *runLife, ready func())
+	// join is told as the actor starts where it runs: how Group.Restart
+	// logs and a nested group learns where it is nested.
+	join    func(joining)
 	nested  *Group // the group that AddGroup made this actor of, if any
 	invalid string // another reason Run must refuse the actor
 	// release, called after the interrupt of an actor whose execute will
@@ -116,6 +115,15 @@ type special struct {
 
 	startAfter []string
 	check      func(ctx context.Context) error // ReadyWhen's
+}
+
+// joining is what an actor that needs it learns of the Run as it starts.
+type joining struct {
+	name     string       // its full name, with the prefixes of the groups it is nested in
+	logger   *slog.Logger // the group's, or the nearest enclosing group's
+	run      *runLife
+	ready    func()            // to call once ready, if it announces readiness
+	stopping func(cause error) // to call as a nested group's own shutdown begins
 }
 
 // nilOf names the nil functions of a pair, or gives "" when neither is.

@@ -2,7 +2,6 @@ package troupe
 
 import (
 	"errors"
-	"log/slog"
 )
 
 // AddGroup adds inner as one actor of g, and returns its handle. Inner's
@@ -69,8 +68,8 @@ type nestedGroup struct {
 	in      nesting // set by join, before execute's goroutine starts
 }
 
-func (n *nestedGroup) join(name string, logger *slog.Logger, run *runLife, ready func()) {
-	n.in = nesting{parent: run, prefix: name + "/", logger: logger, ready: ready}
+func (n *nestedGroup) join(j joining) {
+	n.in = nesting{parent: j.run, prefix: j.name + "/", logger: j.logger, ready: j.ready, stopping: j.stopping}
 }
 
 func (n *nestedGroup) execute() error { return n.inner.run(n.in) }

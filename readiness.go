@@ -2,6 +2,7 @@ package troupe
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -166,7 +167,13 @@ func (r *runner) startReady() {
 // start calls a's execute, and sets up how it becomes ready.
 func (r *runner) start(a *Actor) {
 	if a.special != nil && a.special.join != nil {
-		a.special.join(r.log.prefix+a.displayName(), r.log.l, r.life, r.announcer(a))
+		a.special.join(joining{
+			name:     r.log.prefix + a.displayName(),
+			logger:   r.log.l,
+			run:      r.life,
+			ready:    r.announcer(a),
+			stopping: r.nestedStopping(a),
+		})
 	}
 	if r.log.l != nil {
 		a.startedAt = time.Now()
@@ -194,6 +201,20 @@ func (r *runner) start(a *Actor) {
 // events.
 func (r *runner) announcer(a *Actor) func() {
 	return func() { r.events <- event{a, becameReady, nil} }
+}
+
+// nestedStopping gives what a nested group calls as its own shutdown
+// begins: the shutdown of this group has then begun too, whatever it
+// waits for (the nested group's drain), and its state says so at once,
+// for the probes and systemd. A nested one-shot group that ended cleanly
+// stops nothing.
+func (r *runner) nestedStopping(a *Actor) func(error) {
+	return func(cause error) {
+		if a.oneShot && errors.Is(cause, ErrReturned) {
+			return
+		}
+		r.status.stopBegins(&ActorError{Actor: a.displayName(), Err: cause})
+	}
 }
 
 // runCheck calls a's ReadyWhen check, and tells how it ended.

@@ -131,7 +131,7 @@ func (g *Group) Restart(factory func() (execute func() error, interrupt func(err
 	}
 	r := newRestarter(factory, opts)
 	a := g.Add(r.execute, r.interrupt)
-	join := func(name string, logger *slog.Logger, _ *runLife, _ func()) { r.logger, r.name = logger, name }
+	join := func(j joining) { r.logger, r.name = j.logger, j.name }
 	a.set(func() { a.specials().join = join })
 	return a
 }

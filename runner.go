@@ -54,9 +54,10 @@ type runner struct {
 	cancelChecks context.CancelCauseFunc
 	notStarted   []string // actors that never started
 	stopDelay    time.Duration
-	outside      bool   // the shutdown was asked from outside: by the enclosing group
-	stopCalled   bool   // by Group.Stop
-	announce     func() // tells the enclosing group that this one is ready
+	outside      bool        // the shutdown was asked from outside: by the enclosing group
+	stopCalled   bool        // by Group.Stop
+	announce     func()      // tells the enclosing group that this one is ready
+	nestStopping func(error) // tells the enclosing group that this one's shutdown began
 }
 
 type eventKind uint8
@@ -93,7 +94,8 @@ type nesting struct {
 	parent    *runLife
 	prefix    string
 	logger    *slog.Logger
-	ready     func() // tells the enclosing group that this one is ready
+	ready     func()            // tells the enclosing group that this one is ready
+	stopping  func(cause error) // tells the enclosing group that this one's shutdown began
 }
 
 func newRunner(g *Group, actors []*Actor, stages [][]*Actor, in nesting) *runner {
@@ -112,6 +114,7 @@ func newRunner(g *Group, actors []*Actor, stages [][]*Actor, in nesting) *runner
 		startTimeout: g.StartTimeout,
 		stopDelay:    g.StopDelay,
 		announce:     in.ready,
+		nestStopping: in.stopping,
 	}
 	size := 2*len(actors) + 3
 	for _, a := range actors {
@@ -218,6 +221,9 @@ func (r *runner) awaitCause() {
 		r.cancelChecks(r.cause)
 	}
 	r.status.stopBegins(r.cause)
+	if r.nestStopping != nil && !r.outside {
+		r.nestStopping(r.cause)
+	}
 	r.log.shutdownBegun(r.causeActor, r.cause, r.notStarted)
 	if r.timeout > 0 {
 		r.tighten(r.shutdownAt.Add(r.timeout))
