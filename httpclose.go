@@ -16,8 +16,8 @@ import (
 // flight when the delay begins is told too. HTTP/2 has no such header;
 // its clients learn from Shutdown's GOAWAY.
 //
-// It keeps what net/http's writer offers: Flush, Hijack and ReadFrom, and
-// Unwrap for http.ResponseController.
+// It keeps what net/http's HTTP/1 writer offers: Flush and FlushError,
+// Hijack, ReadFrom, CloseNotify, and Unwrap for http.ResponseController.
 type closingWriter struct {
 	http.ResponseWriter
 	closing *atomic.Bool
@@ -54,9 +54,19 @@ func (w *closingWriter) ReadFrom(r io.Reader) (int64, error) {
 	return io.Copy(struct{ io.Writer }{w.ResponseWriter}, r)
 }
 
-func (w *closingWriter) Flush() {
+func (w *closingWriter) Flush() { w.FlushError() }
+
+// FlushError flushes, and gives the error, which http.ResponseController
+// reports: a streaming handler learns from it that its client has gone.
+func (w *closingWriter) FlushError() error {
 	w.decide()
-	http.NewResponseController(w.ResponseWriter).Flush()
+	return http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// CloseNotify is net/http's own, for handlers written before contexts.
+func (w *closingWriter) CloseNotify() <-chan bool {
+	//lint:ignore SA1019 the writer keeps what net/http's offers, deprecated or not
+	return w.ResponseWriter.(http.CloseNotifier).CloseNotify()
 }
 
 func (w *closingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {

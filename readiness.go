@@ -213,7 +213,11 @@ func (r *runner) nestedStopping(a *Actor) func(error) {
 		if a.oneShot && errors.Is(cause, ErrReturned) {
 			return
 		}
-		r.status.stopBegins(&ActorError{Actor: a.displayName(), Err: cause})
+		err := &ActorError{Actor: a.displayName(), Err: cause}
+		r.status.stopBegins(err)
+		if r.nestStopping != nil {
+			r.nestStopping(err) // and so on up, to the outermost group, whose probes count
+		}
 	}
 }
 

@@ -445,7 +445,7 @@ func (r *runner) record(ev event) *ActorError {
 	// SIGTERM during a stop delay that Group.Stop began) is only noted:
 	// the group is stopping already, and a failure would cut the delay.
 	failure := !isEcho(ev.err, a.interrupted, r.cause) &&
-		!(r.cause != nil && errors.Is(ev.err, ErrStopRequested))
+		!(r.cause != nil && onlyRequestedStops(ev.err))
 	r.log.returned(a, ev.err, failure)
 	if !failure {
 		return nil
