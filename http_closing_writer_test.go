@@ -92,6 +92,7 @@ func TestResponseControllerFlushErrorSurvivesTheGroup(t *testing.T) {
 func TestCloseNotifierKeptInAGroup(t *testing.T) {
 	got := make(chan bool, 1)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		//lint:ignore SA1019 old handlers assert it; the test is that they still can
 		_, ok := w.(http.CloseNotifier)
 		got <- ok
 	})}
