@@ -31,7 +31,8 @@ type GracefulServer interface {
 // ln, and execute then returns nil. If other code stops the server before
 // execute has called Serve, Serve's error (grpc.ErrServerStopped) is
 // execute's error: troupe does not import grpc to tell it from a failure.
-// [Listener] is ignored here.
+// [Listener] is ignored here. The pair runs once: a second call of execute
+// returns an error at once.
 func GRPCServer(srv GracefulServer, ln net.Listener, opts ...ServerOption) (execute func() error, interrupt func(error)) {
 	if isNil(srv) {
 		panic("troupe: GRPCServer: nil server")
@@ -51,8 +52,8 @@ type grpcActor struct {
 }
 
 func (s *grpcActor) execute() error {
-	if !s.stop.begin() {
-		return nil
+	if began, err := s.stop.begin(); !began {
+		return err
 	}
 	err := s.srv.Serve(s.ln)
 	mine, asked := s.stop.claim()

@@ -44,7 +44,9 @@ import (
 // is safe: it closes the [Listener], and execute then returns nil.
 //
 // Execute also waits until every connection has closed and the caller's
-// ConnState hook has returned for it, so that no hook runs after Run.
+// ConnState hook has returned for it, so that no hook runs after Run. The
+// pair runs once: a second call of execute (the pair added twice) returns
+// an error at once.
 //
 // Execute sets srv.BaseContext, srv.ConnState and srv.Handler, calling
 // the ones the caller set, and serves connections wrapped so that the cut
@@ -71,8 +73,8 @@ type httpActor struct {
 }
 
 func (s *httpActor) execute() error {
-	if !s.stop.begin() {
-		return nil
+	if began, err := s.stop.begin(); !began {
+		return err
 	}
 	ln, err := s.listen()
 	if err != nil {

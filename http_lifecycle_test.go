@@ -245,3 +245,20 @@ func TestHealthHandlerAnswersEachState(t *testing.T) {
 		t.Fatalf("verbose after Run: %q", body)
 	}
 }
+
+// A pair runs once: the same HTTPServer pair added twice fails the second
+// actor with a clear error, and the first serves and drains as usual.
+func TestAServerPairAddedTwiceFailsTheSecondExecute(t *testing.T) {
+	ln := listen(t)
+	execute, interrupt := troupe.HTTPServer(&http.Server{Handler: http.NotFoundHandler()}, troupe.Listener(ln))
+	var g troupe.Group
+	g.Add(execute, interrupt).Name("http")
+	g.Add(execute, interrupt).Name("again")
+	err := g.Run()
+	var ae *troupe.ActorError
+	// The two executes race: either may be the second.
+	if !errors.As(err, &ae) || (ae.Actor != "http" && ae.Actor != "again") || !strings.Contains(err.Error(), "runs once") {
+		t.Fatalf("Run() = %v, want the second execute's error", err)
+	}
+	untilRefused(t, ln.Addr().String())
+}

@@ -1,6 +1,9 @@
 package troupe
 
-import "sync"
+import (
+	"errors"
+	"sync"
+)
 
 // serverStop is what a server adapter's execute and interrupt share. They
 // may come in either order, and at once: the interrupt may come before
@@ -14,6 +17,7 @@ type serverStop struct {
 	err  error         // set before done is closed
 
 	mu          sync.Mutex
+	executed    bool // execute has been called
 	began       bool // execute has begun
 	early       bool // the interrupt came before execute began
 	stopping    bool // a stop has begun
@@ -28,15 +32,25 @@ func newServerStop() serverStop { return serverStop{done: make(chan struct{})} }
 
 // begin is execute's first step. False means that the interrupt came
 // first: execute must return nil at once.
-func (st *serverStop) begin() bool {
+//
+// A pair runs once: a second execute (the pair added twice, or to two
+// groups) would serve the same listener again, and gets
+// errExecutedTwice instead.
+func (st *serverStop) begin() (bool, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	if st.executed {
+		return false, errExecutedTwice
+	}
+	st.executed = true
 	st.began = !st.early
 	if st.began && st.hookWanted != nil {
 		st.startHookLocked(st.hookWanted)
 	}
-	return st.began
+	return st.began, nil
 }
+
+var errExecutedTwice = errors.New("troupe: a server adapter's execute was called again: its pair runs once, added to one group once")
 
 // interrupt records the interrupt. early reports that execute has not
 // begun, and will not: the adapter releases what it holds. start reports
