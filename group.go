@@ -166,9 +166,9 @@ func (g *Group) run(in nesting) error {
 	actors := g.actors
 	g.mu.Unlock()
 
-	stages, err := plan(actors, g.settings())
+	sched, err := plan(actors, g.settings())
 	if nestErr := checkNested(actors, map[*Group]bool{g: true}); nestErr != nil {
-		stages, err = nil, join(err, nestErr)
+		err = join(err, nestErr)
 	}
 	if err != nil {
 		defer g.status.enter(Stopped)
@@ -192,7 +192,7 @@ func (g *Group) run(in nesting) error {
 		}
 		return nil
 	}
-	r := newRunner(g, actors, stages, in)
+	r := newRunner(g, actors, sched, in)
 	g.mu.Lock()
 	asked := g.stopCause
 	if asked == nil {

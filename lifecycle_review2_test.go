@@ -155,12 +155,7 @@ func TestARequestInFlightAsTheDelayBeginsIsToldToClose(t *testing.T) {
 // listen: net.FileListener takes each, and each would fail at its first
 // Accept.
 func TestSystemdSocketsRefuseSocketsThatDoNotListen(t *testing.T) {
-	dir, err := os.MkdirTemp("", "troupe")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	gram, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: dir + "/g", Net: "unixgram"})
+	gram, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: t.TempDir() + "/g", Net: "unixgram"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +199,7 @@ func TestSystemdSocketsRefuseSocketsThatDoNotListen(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := startCmd(t, activatedCmd(t, "activation-refused", []*os.File{tc.f}, "LISTEN_FDS=1", "LISTEN_FDNAMES=web"))
-			line := <-c.lines // "" once the child has ended
+			line := c.next()
 			fmt.Fprintln(c.stdin)
 			c.wait()
 			if want := `error: troupe: systemd socket "web" (fd 3) is not a listening stream socket`; !strings.HasPrefix(line, want) {
@@ -214,7 +209,7 @@ func TestSystemdSocketsRefuseSocketsThatDoNotListen(t *testing.T) {
 	}
 }
 
-// HELD: a nested group's HTTP server hears of the outer group's stop delay.
+// A nested group's HTTP server hears of the outer group's stop delay.
 func TestANestedServerGetsConnectionCloseDuringTheOuterDelay(t *testing.T) {
 	var outer, inner troupe.Group
 	outer.StopDelay = time.Hour

@@ -13,7 +13,7 @@ import (
 	"github.com/troupe-go/troupe"
 )
 
-// HELD: an abstract NOTIFY_SOCKET (@name) works as a path does.
+// An abstract NOTIFY_SOCKET (@name) works as a path does.
 func TestSystemdNotifyOnAnAbstractSocketFromAnyPath(t *testing.T) {
 	notifySequence(t, listenSystemd(t, "@troupe-review-"+strconv.Itoa(os.Getpid())))
 }

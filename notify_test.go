@@ -78,6 +78,14 @@ func (s *fakeSystemd) nextNotPing() string {
 	}
 }
 
+// noneAfter fails the test if a message is queued after the one named.
+func (s *fakeSystemd) noneAfter(last string) {
+	s.t.Helper()
+	if msg := s.pending(); msg != "" {
+		s.t.Fatalf("got %q after %s", msg, last)
+	}
+}
+
 // pending gives the message already queued, or "" when there is none,
 // without waiting: Go's socket is non-blocking, and returning true keeps
 // the poller from waiting.
@@ -186,9 +194,7 @@ func notifySequence(t *testing.T, systemd *fakeSystemd) {
 	if err := waitRun(t, done); !errors.Is(err, troupe.ErrStopRequested) {
 		t.Fatalf("Run: %v", err)
 	}
-	if msg := systemd.pending(); msg != "" {
-		t.Fatalf("got %q after STOPPING=1", msg)
-	}
+	systemd.noneAfter("STOPPING=1")
 }
 
 func TestSystemdNotifySendsReadyThenStoppingAndNothingElse(t *testing.T) {
@@ -226,9 +232,7 @@ func TestSystemdNotifyPingsOnlyFromReadyToStopping(t *testing.T) {
 		t.Fatalf("want %q, have %q", want, have)
 	}
 	waitRun(t, done)
-	if msg := systemd.pending(); msg != "" {
-		t.Fatalf("got %q after STOPPING=1", msg)
-	}
+	systemd.noneAfter("STOPPING=1")
 }
 
 func TestSystemdNotifySendsOnlyStoppingForAGroupNeverReady(t *testing.T) {
@@ -243,9 +247,7 @@ func TestSystemdNotifySendsOnlyStoppingForAGroupNeverReady(t *testing.T) {
 		t.Fatalf("want %q, have %q", want, have)
 	}
 	waitRun(t, done)
-	if msg := systemd.pending(); msg != "" {
-		t.Fatalf("got %q after STOPPING=1", msg)
-	}
+	systemd.noneAfter("STOPPING=1")
 }
 
 // The cause's first line is the status: a STATUS= value ends at a newline.
@@ -329,9 +331,7 @@ func TestSystemdNotifyStopsPingingWhenTheShutdownBegins(t *testing.T) {
 	if took := time.Since(start); took < g.StopDelay {
 		t.Fatalf("Run returned %v after Stop, within the StopDelay", took)
 	}
-	if msg := systemd.pending(); msg != "" {
-		t.Fatalf("got %q after STOPPING=1", msg)
-	}
+	systemd.noneAfter("STOPPING=1")
 }
 
 func TestSystemdNotifyFailsTheGroupOnBadInput(t *testing.T) {
@@ -467,9 +467,7 @@ func TestSystemdReloadTellsOfTheReloadAroundFn(t *testing.T) {
 	if want, have := "READY=1", systemd.pending(); want != have {
 		t.Fatalf("after fn: want %q, have %q", want, have)
 	}
-	if msg := systemd.pending(); msg != "" {
-		t.Fatalf("got %q after READY=1", msg)
-	}
+	systemd.noneAfter("READY=1")
 	g.Stop()
 	waitRun(t, done)
 }

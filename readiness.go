@@ -36,10 +36,9 @@ func (a *Actor) StartAfter(names ...string) *Actor {
 //
 // Without ReadyWhen an actor is ready as soon as its execute has begun,
 // except a [Actor.OneShot] actor, which is ready once it has returned nil,
-// the servers of [HTTPServer],
-// which are ready once they accept connections, and a nested group
-// ([Group.AddGroup]), which is ready once every actor of it is. A nil
-// check makes Run return [ErrInvalid].
+// the servers of [HTTPServer], which are ready once they accept
+// connections, and a nested group ([Group.AddGroup]), which is ready once
+// every actor of it is. A nil check makes Run return [ErrInvalid].
 func (a *Actor) ReadyWhen(check func(ctx context.Context) error) *Actor {
 	a.set(func() {
 		if check == nil {
@@ -96,31 +95,18 @@ func (o *startOrder) waitFor(a *Actor) bool {
 	return o != nil && len(o.dependents[a]) > 0
 }
 
-// newStartOrder resolves StartAfter names, which plan has checked; nil
-// when no actor starts after another.
-func newStartOrder(actors []*Actor) *startOrder {
-	var byName map[string]*Actor
-	var order *startOrder
-	for _, a := range actors {
-		if a.special == nil || len(a.special.startAfter) == 0 {
-			continue
-		}
-		if byName == nil {
-			byName = make(map[string]*Actor, len(actors))
-			for _, b := range actors {
-				if b.named {
-					byName[b.name] = b
-				}
-			}
-			order = &startOrder{dependents: make(map[*Actor][]*Actor)}
-		}
-		for _, name := range a.special.startAfter {
-			dep := byName[name]
+// newStartOrder counts, for each actor, the actors it starts after, from
+// what plan resolved; nil when no actor starts after another.
+func newStartOrder(startsAfter map[*Actor][]*Actor) *startOrder {
+	if startsAfter == nil {
+		return nil
+	}
+	for _, dependents := range startsAfter {
+		for _, a := range dependents {
 			a.waitingOn++
-			order.dependents[dep] = append(order.dependents[dep], a)
 		}
 	}
-	return order
+	return &startOrder{dependents: startsAfter}
 }
 
 // howReady decides how an actor becomes ready, before it starts, and

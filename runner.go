@@ -98,7 +98,7 @@ type nesting struct {
 	stopping  func(cause error) // tells the enclosing group that this one's shutdown began
 }
 
-func newRunner(g *Group, actors []*Actor, stages [][]*Actor, in nesting) *runner {
+func newRunner(g *Group, actors []*Actor, sched schedule, in nesting) *runner {
 	logTo := g.Logger
 	if logTo == nil {
 		logTo = in.logger
@@ -108,9 +108,9 @@ func newRunner(g *Group, actors []*Actor, stages [][]*Actor, in nesting) *runner
 		life:         &runLife{logger: g.Logger, onSecondSignal: g.OnSecondSignal, parent: in.parent},
 		timeout:      g.ShutdownTimeout,
 		actors:       actors,
-		stages:       stages,
+		stages:       sched.stages,
 		status:       &g.status,
-		order:        newStartOrder(actors),
+		order:        newStartOrder(sched.startsAfter),
 		startTimeout: g.StartTimeout,
 		stopDelay:    g.StopDelay,
 		announce:     in.ready,
@@ -132,12 +132,12 @@ func newRunner(g *Group, actors []*Actor, stages [][]*Actor, in nesting) *runner
 		}
 	}
 	r.events = make(chan event, size)
-	if stages == nil {
+	if sched.stages == nil {
 		r.oneStage[0] = actors
 		r.stages = r.oneStage[:]
 		r.pending = r.onePending[:]
 	} else {
-		r.pending = make([]int, len(stages))
+		r.pending = make([]int, len(sched.stages))
 	}
 	for i, s := range r.stages {
 		r.pending[i] = len(s)

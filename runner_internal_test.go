@@ -12,7 +12,7 @@ import (
 func TestInterruptEndReportedBeforeTheReturnStillSettles(t *testing.T) {
 	var g Group
 	a := g.Add(func() error { return nil }, func(error) {})
-	r := newRunner(&g, g.actors, nil, nesting{})
+	r := newRunner(&g, g.actors, schedule{}, nesting{})
 	a.interrupted = true
 	r.record(event{a, interruptEnded, nil})
 	r.record(event{a, returned, nil})

@@ -14,7 +14,7 @@ import (
 // one past the latest stage it must stop after. Nil stages, with no error,
 // means one stage of every actor. Every problem is reported at once, so a
 // user fixes a main.go in one pass.
-func plan(actors []*Actor, settings groupSettings) ([][]*Actor, error) {
+func plan(actors []*Actor, settings groupSettings) (schedule, error) {
 	var errs []error
 	bad := func(a *Actor, format string, args ...any) {
 		name := ""
@@ -64,16 +64,44 @@ func plan(actors []*Actor, settings groupSettings) ([][]*Actor, error) {
 			checkNames(a, "StartAfter", a.special.startAfter, byName, bad)
 		}
 	}
-	var stages [][]*Actor // nil: one stage of every actor
+	var sched schedule
 	if ordered {
+		sched.startsAfter = startsAfter(actors, byName)
 		var cycles []error
-		stages, cycles = stagesByDepth(actors, byName)
+		sched.stages, cycles = stagesByDepth(actors, byName, sched.startsAfter)
 		errs = append(errs, cycles...)
 	}
 	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		return schedule{}, errors.Join(errs...)
 	}
-	return stages, nil
+	return sched, nil
+}
+
+// schedule is what plan works out for a Run: the order of the stop, and
+// of the start.
+type schedule struct {
+	stages      [][]*Actor          // nil: one stage of every actor
+	startsAfter map[*Actor][]*Actor // for each actor, those that StartAfter it; nil when none does
+}
+
+// startsAfter gives, for each actor, the actors that StartAfter it, or nil
+// when none does. Names that plan has refused are left out.
+func startsAfter(actors []*Actor, byName map[string]*Actor) map[*Actor][]*Actor {
+	var after map[*Actor][]*Actor
+	for _, a := range actors {
+		if a.special == nil {
+			continue
+		}
+		for _, name := range a.special.startAfter {
+			if d := byName[name]; d != nil && d != a {
+				if after == nil {
+					after = make(map[*Actor][]*Actor)
+				}
+				after[d] = append(after[d], a)
+			}
+		}
+	}
+	return after
 }
 
 // groupSettings are the group-wide settings that plan checks.
@@ -136,23 +164,12 @@ type orderEdge struct {
 // again closes a cycle, reported with its path; the search goes on, so that
 // every cycle is reported with every other problem. Names that plan has
 // already refused (unknown, or the actor itself) are skipped.
-func stagesByDepth(actors []*Actor, byName map[string]*Actor) ([][]*Actor, []error) {
+func stagesByDepth(actors []*Actor, byName map[string]*Actor, startsAfterIt map[*Actor][]*Actor) ([][]*Actor, []error) {
 	const (
 		white = iota
 		grey
 		black
 	)
-	startsAfterIt := make(map[*Actor][]*Actor)
-	for _, a := range actors {
-		if a.special == nil {
-			continue
-		}
-		for _, name := range a.special.startAfter {
-			if d := byName[name]; d != nil && d != a {
-				startsAfterIt[d] = append(startsAfterIt[d], a)
-			}
-		}
-	}
 	color := make([]uint8, len(actors))
 	var path []orderEdge // path[i].to is the ith actor on the way down
 	var cycles []error

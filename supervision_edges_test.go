@@ -91,37 +91,51 @@ func TestServeWithAContextAlreadyDoneTakesItAsTheStop(t *testing.T) {
 	why := errors.New("another goroutine failed")
 	ctx, cancel := context.WithCancelCause(context.Background())
 	cancel(why)
-	const runs = 1000
-	var wrongReturn, wrongCause int
-	var lastErr, lastCause error
-	for range runs {
+	var tally serveTally
+	for range 1000 {
 		var cause error
 		err := troupe.Serve(ctx, func() error { <-ctx.Done(); return ctx.Err() }, func(c error) { cause = c })
-		if err != nil {
-			wrongReturn++
-			lastErr = err
-		}
-		if cause != why {
-			wrongCause++
-			lastCause = cause
-		}
+		tally.note(err, cause, why)
 	}
-	if wrongReturn > 0 {
-		t.Errorf("Serve() returned %v in %d of %d runs, want nil (a bare context.Canceled after the context is done is an echo)", lastErr, wrongReturn, runs)
+	tally.report(t, "a bare context.Canceled after the context is done is an echo")
+}
+
+// serveTally counts the runs of a racy Serve test that went wrong.
+type serveTally struct {
+	runs, wrongReturn, wrongCause int
+	lastErr, lastCause            error
+}
+
+// note records one run: Serve should have returned nil, and the interrupt
+// got want.
+func (s *serveTally) note(err, cause, want error) {
+	s.runs++
+	if err != nil {
+		s.wrongReturn++
+		s.lastErr = err
 	}
-	if wrongCause > 0 {
-		t.Errorf("the interrupt got %v in %d of %d runs, want the context's cause", lastCause, wrongCause, runs)
+	if cause != want {
+		s.wrongCause++
+		s.lastCause = cause
+	}
+}
+
+func (s *serveTally) report(t *testing.T, whyNil string) {
+	t.Helper()
+	if s.wrongReturn > 0 {
+		t.Errorf("Serve() returned %v in %d of %d runs, want nil (%s)", s.lastErr, s.wrongReturn, s.runs, whyNil)
+	}
+	if s.wrongCause > 0 {
+		t.Errorf("the interrupt got %v in %d of %d runs, want the context's cause", s.lastCause, s.wrongCause, s.runs)
 	}
 }
 
 // The same race when the context ends while Serve runs: execute watches
 // the context too, and returns as the context ends.
 func TestServeWithTheContextDoneAsExecuteReturnsTakesItAsTheStop(t *testing.T) {
-	const runs = 1000
 	why := errors.New("another goroutine failed")
-	var wrongReturn, wrongCause int
-	var lastErr, lastCause error
-	for range runs {
+	var tally serveTally
+	for range 1000 {
 		ctx, cancel := context.WithCancelCause(context.Background())
 		var cause error
 		served := make(chan error, 1)
@@ -129,22 +143,10 @@ func TestServeWithTheContextDoneAsExecuteReturnsTakesItAsTheStop(t *testing.T) {
 			served <- troupe.Serve(ctx, func() error { <-ctx.Done(); return fmt.Errorf("serving: %w", context.Cause(ctx)) }, func(c error) { cause = c })
 		}()
 		cancel(why)
-		err := <-served
-		if err != nil {
-			wrongReturn++
-			lastErr = err
-		}
-		if cause != why {
-			wrongCause++
-			lastCause = cause
-		}
+		err := <-served // before cause is read: Serve's return orders the interrupt's write before it
+		tally.note(err, cause, why)
 	}
-	if wrongReturn > 0 {
-		t.Errorf("Serve() returned %v in %d of %d runs, want nil (an error matching the cause is an echo)", lastErr, wrongReturn, runs)
-	}
-	if wrongCause > 0 {
-		t.Errorf("the interrupt got %v in %d of %d runs, want the context's cause", lastCause, wrongCause, runs)
-	}
+	tally.report(t, "an error matching the cause is an echo")
 }
 
 // An execute that calls runtime.Goexit: the interrupt must still be
