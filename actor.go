@@ -16,35 +16,35 @@ import (
 //
 // Settings are read when [Group.Run] starts; changing them after that
 // panics, as [Group.Add] does.
+//
+// Its fields are ordered to pack: an idle group holds one per actor, and
+// what most actors never set lives in special.
 type Actor struct {
 	group     *Group
-	index     int
 	execute   func() error
 	interrupt func(error)
-
 	name      string
-	named     bool
-	nilFunc   string // which function was nil at Add, reported by Run
-	stopAfter []string
+	special   *special // settings most actors lack; nil for most actors
 	timeout   time.Duration
-	oneShot   bool
-	special   *special // what Group.Restart and Group.AddGroup add; nil for most actors
+	index     int32
+	stage     int32 // set by Run, as all below
 
-	// Set by Run.
-	stage         int
+	startedAt     time.Duration // since the Run's start, when it logs
+	finished      atomic.Int32  // execute and interrupt calls that have ended
+	status        atomic.Uint32 // actorWaiting and on, for any goroutine to read
+	waitingOn     int32         // the actors it starts after that are not ready yet
+	calling       atomic.Bool   // the interrupt has been entered
+	cleanEnd      atomic.Bool   // it ended as endedClean says
+	named         bool          // a setting
+	oneShot       bool          // a setting
 	interrupted   bool
 	returned      bool
 	interruptDone bool
-	finished      atomic.Int32 // execute and interrupt calls that have ended
-	calling       atomic.Bool  // the interrupt has been entered
-	done          bool         // execute and interrupt returned, or its own deadline passed
-	timer         *time.Timer
-	startedAt     time.Time
-	status        atomic.Uint32 // actorWaiting and on, for any goroutine to read
-	readyBy       readiness     // how the actor becomes ready
+	done          bool      // execute and interrupt returned, or its own deadline passed
+	readyBy       readiness // how the actor becomes ready
 	isReady       bool
-	checking      bool  // its readiness check runs
-	waitingOn     int32 // the actors it starts after that are not ready yet
+	checking      bool // its readiness check runs
+	endsQuietly   bool // a nil return after its interrupt needs no event: see endedClean
 }
 
 // Name names the actor in logs, errors and [Actor.StopAfter]. Names must be
@@ -61,7 +61,10 @@ func (a *Actor) Name(name string) *Actor {
 // every actor is interrupted as soon as the shutdown begins. An unknown name
 // or a cycle makes [Group.Run] return [ErrInvalid] before anything starts.
 func (a *Actor) StopAfter(names ...string) *Actor {
-	a.set(func() { a.stopAfter = append(a.stopAfter, names...) })
+	a.set(func() {
+		sp := a.specials()
+		sp.stopAfter = append(sp.stopAfter, names...)
+	})
 	return a
 }
 
@@ -71,7 +74,12 @@ func (a *Actor) StopAfter(names ...string) *Actor {
 // running at the end. Zero, the default, means only [Group.ShutdownTimeout]
 // applies.
 func (a *Actor) Timeout(d time.Duration) *Actor {
-	a.set(func() { a.timeout = d })
+	a.set(func() {
+		a.timeout = d
+		if d > 0 {
+			a.specials() // for its timer
+		}
+	})
 	return a
 }
 
@@ -98,12 +106,27 @@ func (a *Actor) displayName() string {
 	if a.named && a.name != "" {
 		return a.name
 	}
-	return "actor-" + strconv.Itoa(a.index+1)
+	if int(a.index) < len(defaultNames) {
+		return defaultNames[a.index]
+	}
+	return "actor-" + strconv.Itoa(int(a.index)+1)
+}
+
+// defaultNames are the names of the first actors without one, made once:
+// a shutdown's cause names its actor, and a small group should not have
+// to allocate that name.
+var defaultNames = [...]string{
+	"actor-1", "actor-2", "actor-3", "actor-4", "actor-5", "actor-6", "actor-7", "actor-8",
+	"actor-9", "actor-10", "actor-11", "actor-12", "actor-13", "actor-14", "actor-15", "actor-16",
 }
 
 // special is what some actors need beyond a pair, kept apart so that the
 // usual actor stays small.
 type special struct {
+	nilFunc   string // which function was nil at Add, reported by Run
+	stopAfter []string
+	timer     *time.Timer // the actor's own Timeout, once its interrupt is called
+
 	// join is told as the actor starts where it runs: how Group.Restart
 	// logs and a nested group learns where it is nested.
 	join    func(joining)

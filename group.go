@@ -73,15 +73,19 @@ type Group struct {
 	// outermost group may set it. Zero, the default, means no delay.
 	StopDelay time.Duration
 
-	mu        sync.Mutex // guards the fields below; sync.Mutex also makes vet flag copies
-	actors    []*Actor
-	spare     []Actor // where the next actors will live
-	started   bool
-	nested    bool    // an actor of another group, through AddGroup
-	running   *runner // from Run's start, for stop
-	stopCause error   // the stop the enclosing group asked for, if it has
+	mu     sync.Mutex // guards the fields below; sync.Mutex also makes vet flag copies
+	actors []*Actor
+	spare  []Actor // where the next actors will live
+	// firstActors holds the actors of a small group without allocating.
+	firstActors [4]*Actor
+	started     bool
+	nested      bool    // an actor of another group, through AddGroup
+	running     *runner // from Run's start, for stop
+	stopCause   error   // the stop the enclosing group asked for, if it has
 
 	status groupStatus // for State, WaitReady and health, from any goroutine
+
+	runState runner // the Run's state: see newRunner
 }
 
 // Add adds an actor: execute runs it, and interrupt must make execute
@@ -108,12 +112,17 @@ func (g *Group) Add(execute func() error, interrupt func(error)) *Actor {
 	// Actors are carved from chunks: one allocation per chunk rather than per
 	// actor keeps Add as cheap as oklog/run's for large groups.
 	if len(g.spare) == 0 {
-		g.spare = make([]Actor, min(max(len(g.actors), 1), 256))
+		g.spare = make([]Actor, min(max(len(g.actors), 4), 256))
 	}
 	a := &g.spare[0]
 	g.spare = g.spare[1:]
-	a.group, a.index, a.execute, a.interrupt = g, len(g.actors), execute, interrupt
-	a.nilFunc = nilOf(execute, interrupt)
+	a.group, a.index, a.execute, a.interrupt = g, int32(len(g.actors)), execute, interrupt
+	if what := nilOf(execute, interrupt); what != "" {
+		a.specials().nilFunc = what
+	}
+	if g.actors == nil {
+		g.actors = g.firstActors[:0]
+	}
 	g.actors = append(g.actors, a)
 	return a
 }
@@ -125,7 +134,7 @@ func (g *Group) Add(execute func() error, interrupt func(error)) *Actor {
 func (g *Group) Go(fn func(ctx context.Context) error) *Actor {
 	if fn == nil {
 		a := g.Add(nil, nil)
-		a.set(func() { a.nilFunc = "context function" })
+		a.set(func() { a.specials().nilFunc = "context function" })
 		return a
 	}
 	return g.Add(Func(fn))
@@ -219,7 +228,7 @@ func (g *Group) run(in nesting) error {
 		return join(errs...)
 	}
 	// g.running stays set: a stop that comes after Run has returned lands
-	// in the events buffer, where one stop always has room.
+	// in the inbox, which never blocks.
 	return r.run()
 }
 
@@ -248,7 +257,7 @@ func (g *Group) stop(cause error) {
 				n.begin()
 			}
 		}
-		r.events <- event{kind: stopAsked, err: cause}
+		r.events.send(event{kind: stopAsked, err: cause})
 	}
 }
 

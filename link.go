@@ -43,7 +43,7 @@ func (r *runner) linkAdapter(a *Actor) bool {
 		return false
 	}
 	link := &adapterLink{
-		ready:  func() { r.events <- event{a, becameReady, nil} },
+		ready:  r.announcer(a),
 		notice: r.life.notice(),
 	}
 	a.interrupt(link)

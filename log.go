@@ -15,6 +15,7 @@ import (
 type logger struct {
 	l      *slog.Logger
 	prefix string
+	since  time.Time // the Run's start, when it logs
 }
 
 func (lg logger) actor(name string) slog.Attr { return slog.String("actor", lg.prefix+name) }
@@ -48,7 +49,7 @@ func (lg logger) returned(a *Actor, err error, failure bool) {
 	}
 	attrs := []slog.Attr{
 		lg.actor(a.displayName()),
-		slog.Duration("duration", time.Since(a.startedAt)),
+		slog.Duration("duration", time.Since(lg.since)-a.startedAt),
 	}
 	level := slog.LevelInfo
 	if err != nil {
@@ -107,11 +108,11 @@ func (lg logger) shutdownBegun(by string, cause error, notStarted []string) {
 	lg.emit(slog.LevelInfo, "shutdown begun", lg.group(lg.actor(by), slog.Any("cause", cause))...)
 }
 
-func (lg logger) stageDone(stage, stages int, elapsed time.Duration) {
+func (lg logger) stageDone(stage, stages int, shutdownAt time.Time) {
 	if lg.l == nil {
 		return
 	}
-	lg.emit(slog.LevelInfo, "stop stage done", lg.group(slog.Int("stage", stage+1), slog.Int("stages", stages), slog.Duration("elapsed", elapsed))...)
+	lg.emit(slog.LevelInfo, "stop stage done", lg.group(slog.Int("stage", stage+1), slog.Int("stages", stages), slog.Duration("elapsed", time.Since(shutdownAt)))...)
 }
 
 func (lg logger) actorDeadline(a *Actor) {
@@ -126,10 +127,11 @@ func (lg logger) interruptFailed(err *ActorError) {
 	lg.emit(slog.LevelError, "interrupt failed", lg.actor(err.Actor), slog.Any("error", err.Err))
 }
 
-func (lg logger) stopped(elapsed time.Duration, stragglers []string) {
+func (lg logger) stopped(shutdownAt time.Time, stragglers []string) {
 	if lg.l == nil {
 		return
 	}
+	elapsed := time.Since(shutdownAt)
 	for _, name := range stragglers {
 		lg.emit(slog.LevelError, "actor still running at shutdown deadline", lg.actor(name))
 	}

@@ -33,7 +33,7 @@ import (
 func (g *Group) AddGroup(inner *Group) *Actor {
 	if inner == nil {
 		a := g.Add(nil, nil)
-		a.set(func() { a.nilFunc = "group" })
+		a.set(func() { a.specials().nilFunc = "group" })
 		return a
 	}
 	n := &nestedGroup{inner: inner}

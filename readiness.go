@@ -145,7 +145,7 @@ func (r *runner) startReady() {
 	}
 	r.started = true
 	if r.notReady > 0 && r.startTimeout > 0 {
-		r.startClock = time.AfterFunc(r.startTimeout, func() { r.events <- event{kind: startExpired} })
+		r.startClock = time.AfterFunc(r.startTimeout, func() { r.events.send(event{kind: startExpired}) })
 	}
 	r.checkGroupReady(false)
 }
@@ -162,7 +162,7 @@ func (r *runner) start(a *Actor) {
 		})
 	}
 	if r.log.l != nil {
-		a.startedAt = time.Now()
+		a.startedAt = time.Since(r.log.since)
 		r.log.started(a)
 	}
 	a.status.Store(actorStarting)
@@ -186,7 +186,7 @@ func (r *runner) start(a *Actor) {
 // actors. Each calls it at most once, for the one slot it has in the
 // events.
 func (r *runner) announcer(a *Actor) func() {
-	return func() { r.events <- event{a, becameReady, nil} }
+	return func() { r.events.send(event{a, becameReady, nil}) }
 }
 
 // nestedStopping gives what a nested group calls as its own shutdown
@@ -210,7 +210,7 @@ func (r *runner) nestedStopping(a *Actor) func(error) {
 // runCheck calls a's ReadyWhen check, and tells how it ended.
 func (r *runner) runCheck(a *Actor, ctx context.Context) {
 	err := errCheckGoexit
-	defer func() { r.events <- event{a, checkEnded, err} }()
+	defer func() { r.events.send(event{a, checkEnded, err}) }()
 	err = recovered(func() error { return a.special.check(ctx) })
 }
 

@@ -126,7 +126,7 @@ func Restart(factory func() (execute func() error, interrupt func(error)), opts 
 func (g *Group) Restart(factory func() (execute func() error, interrupt func(error)), opts ...RestartOption) *Actor {
 	if factory == nil {
 		a := g.Add(nil, nil)
-		a.set(func() { a.nilFunc = "factory" })
+		a.set(func() { a.specials().nilFunc = "factory" })
 		return a
 	}
 	r := newRestarter(factory, opts)

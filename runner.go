@@ -19,12 +19,18 @@ type runner struct {
 	timeout time.Duration
 	actors  []*Actor
 	stages  [][]*Actor
-	pending []int      // per stage, the actors not yet done
-	events  chan event // buffered so that no sender ever blocks
+	// pending counts, per stage, the actors not yet done. The runner
+	// counts down for the events it applies; an actor that ends cleanly
+	// during the shutdown counts down itself (see endedClean).
+	pending []atomic.Int64
+	events  inbox
 
-	// The usual group has one stage; these hold it without allocating.
+	// The usual group has one stage; these hold it without allocating,
+	// and so do these the Run's life and the cause of a clean return.
 	oneStage   [1][]*Actor
-	onePending [1]int
+	onePending [1]atomic.Int64
+	ownLife    runLife
+	ownCause   ActorError
 
 	cause      error  // passed to every interrupt: an *ActorError, or an outsideCause
 	causeActor string // the actor whose return began the shutdown; empty when asked from outside
@@ -72,14 +78,13 @@ const (
 	becameReady                             // an adapter or a nested group is ready
 	checkEnded                              // a ReadyWhen check returned err
 	startExpired                            // StartTimeout passed
+	stageEmptied                            // endedClean counted a stage's last actor down
 )
 
-// event is what an actor's goroutines tell Run. Each actor sends at most
-// one of each kind but returnedAfterInterrupt, which stands for two; the
-// group is asked to stop at most once; and at most one deadlineMoved is
-// waiting at any time. So a buffer of two per actor, one more per Timeout
-// and per way of becoming ready other than starting, one for the stop, one
-// for the deadline and one for StartTimeout never blocks a sender.
+// event is what an actor's goroutines tell Run, through the inbox. Each
+// actor sends at most one of each kind but returnedAfterInterrupt, which
+// stands for two; the group is asked to stop at most once; and at most one
+// deadlineMoved is waiting at any time.
 type event struct {
 	actor *Actor
 	kind  eventKind
@@ -98,54 +103,51 @@ type nesting struct {
 	stopping  func(cause error) // tells the enclosing group that this one's shutdown began
 }
 
+// newRunner readies the group's runner for its Run. The runner lives in
+// the Group, which runs once, so that a Run allocates no state of its own.
 func newRunner(g *Group, actors []*Actor, sched schedule, in nesting) *runner {
 	logTo := g.Logger
 	if logTo == nil {
 		logTo = in.logger
 	}
-	r := &runner{
-		log:          logger{l: logTo, prefix: in.prefix},
-		life:         &runLife{logger: g.Logger, onSecondSignal: g.OnSecondSignal, parent: in.parent},
-		timeout:      g.ShutdownTimeout,
-		actors:       actors,
-		stages:       sched.stages,
-		status:       &g.status,
-		order:        newStartOrder(sched.startsAfter),
-		startTimeout: g.StartTimeout,
-		stopDelay:    g.StopDelay,
-		announce:     in.ready,
-		nestStopping: in.stopping,
+	// Field by field: the runner is still zero, as a Group runs once, and
+	// assigning a whole runner would copy every field of it through the
+	// write barrier.
+	r := &g.runState
+	r.log = logger{l: logTo, prefix: in.prefix}
+	r.timeout = g.ShutdownTimeout
+	r.actors = actors
+	r.stages = sched.stages
+	r.status = &g.status
+	r.order = newStartOrder(sched.startsAfter)
+	r.startTimeout = g.StartTimeout
+	r.stopDelay = g.StopDelay
+	r.announce = in.ready
+	r.nestStopping = in.stopping
+	r.ownLife.logger, r.ownLife.onSecondSignal, r.ownLife.parent = g.Logger, g.OnSecondSignal, in.parent
+	r.life = &r.ownLife
+	if logTo != nil {
+		r.log.since = time.Now() // the actors' durations count from here
 	}
-	size := 2*len(actors) + 3
+	r.events.init()
 	for _, a := range actors {
-		if a.timeout > 0 {
-			size++
-		}
-		// A check's end and an announcement have a slot each; an actor
-		// may have both, when a check decides an adapter's readiness.
-		var announces bool
-		if a.readyBy, announces = r.howReady(a); announces {
-			size++
-		}
-		if a.readyBy == readyByCheck {
-			size++
-		}
+		a.readyBy, _ = r.howReady(a)
+		a.endsQuietly = logTo == nil && a.timeout == 0 && a.readyBy != readyByCheck
 	}
-	r.events = make(chan event, size)
 	if sched.stages == nil {
 		r.oneStage[0] = actors
 		r.stages = r.oneStage[:]
 		r.pending = r.onePending[:]
 	} else {
-		r.pending = make([]int, len(sched.stages))
+		r.pending = make([]atomic.Int64, len(sched.stages))
 	}
 	for i, s := range r.stages {
-		r.pending[i] = len(s)
+		r.pending[i].Store(int64(len(s)))
 	}
 	if in.parent != nil {
 		in.parent.watchDeadline(func() {
 			if r.moved.CompareAndSwap(false, true) {
-				r.events <- event{kind: deadlineMoved}
+				r.events.send(event{kind: deadlineMoved})
 			}
 		})
 	}
@@ -164,15 +166,41 @@ func (r *runner) run() error {
 func (r *runner) execute(a *Actor) {
 	err := errGoexit
 	defer func() {
-		// Returns are always reported, since one may begin the shutdown;
-		// the report also carries the end of an interrupt that finished first.
-		kind := returned
-		if a.finished.Add(1) == 2 {
-			kind = returnedAfterInterrupt
+		// Returns are reported, since one may begin the shutdown; the
+		// report also carries the end of an interrupt that finished first.
+		// The usual return, nil once interrupted, has nothing to report.
+		switch {
+		case a.finished.Add(1) != 2:
+			r.events.send(event{a, returned, err})
+		case err == nil && a.endsQuietly:
+			r.endedClean(a)
+		default:
+			r.events.send(event{a, returnedAfterInterrupt, err})
 		}
-		r.events <- event{a, kind, err}
 	}()
 	err = recovered(a.execute) // on runtime.Goexit, err stays errGoexit
+}
+
+// endedClean marks a done without telling the runner of it: a's execute
+// returned nil after its interrupt had ended, and nothing is to be logged
+// or timed. It relies on these, which make that end need no more of the
+// runner than the count:
+//   - the interrupt ends only after the shutdown began (interruptAll is
+//     its only caller), so a nil return is no failure and no cause;
+//   - a's stage is counted down here and nowhere else: no event for a
+//     follows (its interrupt's end was counted first, without one), and
+//     endsQuietly excludes the actors whose own Timeout or readiness check
+//     would mark them done otherwise;
+//   - the runner reads the actor's end from cleanEnd, not from returned
+//     and interruptDone, which stay unset: stragglers and settle know.
+//
+// The last of a stage to end tells the runner, which may be waiting.
+func (r *runner) endedClean(a *Actor) {
+	a.status.Store(actorStopped)
+	a.cleanEnd.Store(true)
+	if r.pending[a.stage].Add(-1) == 0 {
+		r.events.send(event{kind: stageEmptied})
+	}
 }
 
 // awaitCause waits for the return, the failure or the request from
@@ -180,7 +208,7 @@ func (r *runner) execute(a *Actor) {
 // after becomes ready.
 func (r *runner) awaitCause() {
 	for r.cause == nil {
-		ev := <-r.events // only returns, readiness, a stop, and a deadline can come before the shutdown
+		ev, _ := r.events.receive(nil, nil) // only returns, readiness, a stop, and a deadline can come before the shutdown
 		switch ev.kind {
 		case stopAsked:
 			r.cause = &outsideCause{err: ev.err, run: r.life}
@@ -212,7 +240,9 @@ func (r *runner) awaitCause() {
 			r.returnedCause(r.lastOneShot) // every actor started is done
 		}
 	}
-	r.shutdownAt = time.Now()
+	if r.log.l != nil || r.timeout > 0 || r.life.parent != nil {
+		r.shutdownAt = time.Now() // for the log, and for the deadline when there is one
+	}
 	r.neverStarted()
 	if r.startClock != nil {
 		r.startClock.Stop()
@@ -236,7 +266,8 @@ func (r *runner) awaitCause() {
 // returnedCause makes a's clean return the shutdown's cause.
 func (r *runner) returnedCause(a *Actor) {
 	name := a.displayName()
-	r.cause, r.causeActor = &ActorError{Actor: name, Err: ErrReturned, run: r.life}, name
+	r.ownCause = ActorError{Actor: name, Err: ErrReturned, run: r.life}
+	r.cause, r.causeActor = &r.ownCause, name
 }
 
 // tighten brings the shutdown's deadline forward to at, when at is set and
@@ -278,8 +309,8 @@ func (r *runner) shutdown() error {
 	stage := 0
 	r.interruptAll(r.stages[stage])
 	for {
-		for stage < len(r.stages) && r.pending[stage] == 0 {
-			r.log.stageDone(stage, len(r.stages), time.Since(r.shutdownAt))
+		for stage < len(r.stages) && r.pending[stage].Load() == 0 {
+			r.log.stageDone(stage, len(r.stages), r.shutdownAt)
 			stage++
 			if stage < len(r.stages) {
 				r.interruptAll(r.stages[stage])
@@ -288,18 +319,8 @@ func (r *runner) shutdown() error {
 		if stage == len(r.stages) {
 			break
 		}
-		// Events come in bursts; taking a queued one alone is much cheaper
-		// than a select that also locks the timer.
-		select {
-		case ev := <-r.events:
-			r.record(ev)
-			continue
-		default:
-		}
-		select {
-		case ev := <-r.events:
-			r.record(ev)
-		case <-r.deadlinePassed():
+		ev, tick := r.events.receive(r.deadlinePassed(), nil)
+		if tick != 0 {
 			r.drainEvents()
 			stragglers := r.stragglers()
 			// Every interrupt is called once even now, so that no actor is
@@ -309,6 +330,7 @@ func (r *runner) shutdown() error {
 			}
 			return r.finish(stragglers, r.deadlineAt.Sub(r.shutdownAt))
 		}
+		r.record(ev)
 	}
 	r.drainEvents()
 	return r.finish(r.stragglers(), 0)
@@ -334,7 +356,7 @@ func (r *runner) interrupt(a *Actor) {
 		// An interrupt that ends before its execute returns is reported with
 		// that return: one event instead of two, in the usual case.
 		if a.finished.Add(1) == 2 {
-			r.events <- event{a, interruptEnded, nil}
+			r.events.send(event{a, interruptEnded, nil})
 		}
 	}()
 	// Begun before its Timeout starts: an actor whose Timeout has passed
@@ -383,7 +405,7 @@ func (r *runner) startTimer(a *Actor) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.over {
-		a.timer = time.AfterFunc(a.timeout, func() { r.events <- event{a, timeoutExpired, nil} })
+		a.special.timer = time.AfterFunc(a.timeout, func() { r.events.send(event{a, timeoutExpired, nil}) })
 	}
 }
 
@@ -427,6 +449,8 @@ func (r *runner) record(ev event) *ActorError {
 			return r.notReadyInTime()
 		}
 		return nil
+	case stageEmptied:
+		return nil // the shutdown's loop reads the counts
 	}
 	a.returned = true
 	a.status.Store(actorStopped)
@@ -437,9 +461,8 @@ func (r *runner) record(ev event) *ActorError {
 	}
 	r.running--
 	r.settle(a)
-	var joiner runJoiner
-	if ev.err != nil && errors.As(ev.err, &joiner) {
-		joiner.joinRun(r.life)
+	if ev.err != nil {
+		r.join(ev.err)
 	}
 	// A stop asked of an actor once the shutdown has begun (a supervisor's
 	// SIGTERM during a stop delay that Group.Stop began) is only noted:
@@ -455,6 +478,15 @@ func (r *runner) record(ev event) *ActorError {
 	return err
 }
 
+// join tells a returned error that wants to know the Run of it; apart,
+// so that a nil return allocates nothing for errors.As.
+func (r *runner) join(err error) {
+	var joiner runJoiner
+	if errors.As(err, &joiner) {
+		joiner.joinRun(r.life)
+	}
+}
+
 // settle marks an actor done once both its execute and its interrupt have
 // returned: Run waits for interrupts too, so that none is left running,
 // still closing something, after Run has returned.
@@ -464,8 +496,8 @@ func (r *runner) settle(a *Actor) {
 	}
 	if a.timeout > 0 {
 		r.mu.Lock()
-		if a.timer != nil {
-			a.timer.Stop()
+		if a.special.timer != nil {
+			a.special.timer.Stop()
 		}
 		r.mu.Unlock()
 	}
@@ -475,20 +507,15 @@ func (r *runner) settle(a *Actor) {
 func (r *runner) markDone(a *Actor) {
 	if !a.done {
 		a.done = true
-		r.pending[a.stage]--
+		r.pending[a.stage].Add(-1)
 	}
 }
 
 // drainEvents applies events that raced with the end of the shutdown, so
 // that an actor that did return is not named a straggler.
 func (r *runner) drainEvents() {
-	for {
-		select {
-		case ev := <-r.events:
-			r.record(ev)
-		default:
-			return
-		}
+	for ev, ok := r.events.poll(); ok; ev, ok = r.events.poll() {
+		r.record(ev)
 	}
 }
 
@@ -497,6 +524,9 @@ func (r *runner) drainEvents() {
 func (r *runner) stragglers() []string {
 	var names []string
 	for _, a := range r.actors {
+		if a.cleanEnd.Load() {
+			continue
+		}
 		if !a.returned || a.checking || (a.calling.Load() && !a.interruptDone) {
 			names = append(names, a.displayName())
 		}
@@ -507,13 +537,13 @@ func (r *runner) stragglers() []string {
 // finish builds Run's error. shutdownTimeout is the group's deadline if it
 // is what passed.
 func (r *runner) finish(stragglers []string, shutdownTimeout time.Duration) error {
-	r.log.stopped(time.Since(r.shutdownAt), stragglers)
+	r.log.stopped(r.shutdownAt, stragglers)
 
 	r.mu.Lock()
 	r.over = true
 	for _, a := range r.actors {
-		if a.timer != nil {
-			a.timer.Stop()
+		if a.timeout > 0 && a.special.timer != nil {
+			a.special.timer.Stop()
 		}
 	}
 	errs := append(r.failed, r.lateErrors...)

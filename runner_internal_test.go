@@ -16,8 +16,8 @@ func TestInterruptEndReportedBeforeTheReturnStillSettles(t *testing.T) {
 	a.interrupted = true
 	r.record(event{a, interruptEnded, nil})
 	r.record(event{a, returned, nil})
-	if !a.done || r.pending[0] != 0 {
-		t.Fatalf("actor not settled: done=%v pending=%d", a.done, r.pending[0])
+	if !a.done || r.pending[0].Load() != 0 {
+		t.Fatalf("actor not settled: done=%v pending=%d", a.done, r.pending[0].Load())
 	}
 }
 

@@ -28,8 +28,8 @@ func plan(actors []*Actor, settings groupSettings) (schedule, error) {
 	var byName map[string]*Actor
 	ordered := false
 	for _, a := range actors {
-		if a.nilFunc != "" {
-			bad(a, "nil %s", a.nilFunc)
+		if a.special != nil && a.special.nilFunc != "" {
+			bad(a, "nil %s", a.special.nilFunc)
 		}
 		if a.special != nil && a.special.invalid != "" {
 			bad(a, "%s", a.special.invalid)
@@ -37,7 +37,7 @@ func plan(actors []*Actor, settings groupSettings) (schedule, error) {
 		if a.timeout < 0 {
 			bad(a, "negative Timeout %v", a.timeout)
 		}
-		ordered = ordered || len(a.stopAfter) > 0 || (a.special != nil && len(a.special.startAfter) > 0)
+		ordered = ordered || (a.special != nil && len(a.special.stopAfter)+len(a.special.startAfter) > 0)
 		if !a.named {
 			continue
 		}
@@ -59,8 +59,8 @@ func plan(actors []*Actor, settings groupSettings) (schedule, error) {
 		byName[a.name] = a
 	}
 	for _, a := range actors {
-		checkNames(a, "StopAfter", a.stopAfter, byName, bad)
 		if a.special != nil {
+			checkNames(a, "StopAfter", a.special.stopAfter, byName, bad)
 			checkNames(a, "StartAfter", a.special.startAfter, byName, bad)
 		}
 	}
@@ -142,9 +142,11 @@ func checkNames(a *Actor, setting string, names []string, byName map[string]*Act
 // has refused are left out.
 func stopsAfter(a *Actor, byName map[string]*Actor, startsAfterIt map[*Actor][]*Actor) []orderEdge {
 	var edges []orderEdge
-	for _, name := range a.stopAfter {
-		if d := byName[name]; d != nil && d != a {
-			edges = append(edges, orderEdge{to: d})
+	if a.special != nil {
+		for _, name := range a.special.stopAfter {
+			if d := byName[name]; d != nil && d != a {
+				edges = append(edges, orderEdge{to: d})
+			}
 		}
 	}
 	for _, d := range startsAfterIt[a] {
@@ -198,7 +200,7 @@ func stagesByDepth(actors []*Actor, byName map[string]*Actor, startsAfterIt map[
 			path = append(path[:0], orderEdge{to: a})
 			visit(a)
 		}
-		depth = max(depth, a.stage+1)
+		depth = max(depth, int(a.stage)+1)
 	}
 	if cycles != nil {
 		return nil, cycles

@@ -27,15 +27,15 @@ func (r *runner) delay() {
 	t := time.NewTimer(r.stopDelay)
 	defer t.Stop()
 	for {
-		select {
-		case ev := <-r.events:
+		switch ev, tick := r.events.receive(t.C, r.deadlinePassed()); tick {
+		case 0:
 			if failure := r.record(ev); failure != nil {
 				r.log.delayCut(failure)
 				return
 			}
-		case <-t.C:
+		case 1:
 			return
-		case <-r.deadlinePassed():
+		case 2:
 			r.deadline.Reset(0) // fire again, for shutdown to see
 			return
 		}
