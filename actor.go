@@ -23,20 +23,14 @@ type Actor struct {
 	group     *Group
 	execute   func() error
 	interrupt func(error)
-	name      string
-	special   *special // settings most actors lack; nil for most actors
-	timeout   time.Duration
+	special   *special // settings most actors lack, a name among them; nil for most actors
 	index     int32
 	stage     int32 // set by Run, as all below
 
-	startedAt     time.Duration // since the Run's start, when it logs
 	finished      atomic.Int32  // execute and interrupt calls that have ended
 	status        atomic.Uint32 // actorWaiting and on, for any goroutine to read
-	waitingOn     int32         // the actors it starts after that are not ready yet
 	calling       atomic.Bool   // the interrupt has been entered
 	cleanEnd      atomic.Bool   // it ended as endedClean says
-	named         bool          // a setting
-	oneShot       bool          // a setting
 	interrupted   bool
 	returned      bool
 	interruptDone bool
@@ -51,7 +45,10 @@ type Actor struct {
 // unique and not empty. An actor without a name is called actor-N, for the
 // Nth actor added, and cannot be named in StopAfter.
 func (a *Actor) Name(name string) *Actor {
-	a.set(func() { a.name, a.named = name, true })
+	a.set(func() {
+		sp := a.specials()
+		sp.name, sp.named = name, true
+	})
 	return a
 }
 
@@ -74,12 +71,7 @@ func (a *Actor) StopAfter(names ...string) *Actor {
 // running at the end. Zero, the default, means only [Group.ShutdownTimeout]
 // applies.
 func (a *Actor) Timeout(d time.Duration) *Actor {
-	a.set(func() {
-		a.timeout = d
-		if d > 0 {
-			a.specials() // for its timer
-		}
-	})
+	a.set(func() { a.specials().timeout = d })
 	return a
 }
 
@@ -88,7 +80,7 @@ func (a *Actor) Timeout(d time.Duration) *Actor {
 // is still called once, during the shutdown. When every actor is one-shot and
 // all of them return nil, Run returns nil.
 func (a *Actor) OneShot() *Actor {
-	a.set(func() { a.oneShot = true })
+	a.set(func() { a.specials().oneShot = true })
 	return a
 }
 
@@ -103,8 +95,8 @@ func (a *Actor) set(change func()) {
 }
 
 func (a *Actor) displayName() string {
-	if a.named && a.name != "" {
-		return a.name
+	if a.named() && a.special.name != "" {
+		return a.special.name
 	}
 	if int(a.index) < len(defaultNames) {
 		return defaultNames[a.index]
@@ -123,8 +115,11 @@ var defaultNames = [...]string{
 // special is what some actors need beyond a pair, kept apart so that the
 // usual actor stays small.
 type special struct {
+	name      string
+	named     bool
 	nilFunc   string // which function was nil at Add, reported by Run
 	stopAfter []string
+	timeout   time.Duration
 	timer     *time.Timer // the actor's own Timeout, once its interrupt is called
 
 	// join is told as the actor starts where it runs: how Group.Restart
@@ -136,7 +131,9 @@ type special struct {
 	// never run, lets a nested group release its own actors.
 	release func() error
 
+	oneShot    bool
 	startAfter []string
+	waitingOn  int                             // set by Run: the actors it starts after that are not ready yet
 	check      func(ctx context.Context) error // ReadyWhen's
 }
 
@@ -147,6 +144,20 @@ type joining struct {
 	run      *runLife
 	ready    func()            // to call once ready, if it announces readiness
 	stopping func(cause error) // to call as a nested group's own shutdown begins
+}
+
+// named reports whether the actor was given a name, maybe empty.
+func (a *Actor) named() bool { return a.special != nil && a.special.named }
+
+// isOneShot reports whether the actor is [Actor.OneShot].
+func (a *Actor) isOneShot() bool { return a.special != nil && a.special.oneShot }
+
+// ownTimeout is the actor's Timeout; zero when it has none.
+func (a *Actor) ownTimeout() time.Duration {
+	if a.special == nil {
+		return 0
+	}
+	return a.special.timeout
 }
 
 // nilOf names the nil functions of a pair, or gives "" when neither is.

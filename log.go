@@ -43,13 +43,13 @@ func (lg logger) started(a *Actor) {
 	lg.emit(slog.LevelInfo, "actor started", lg.actor(a.displayName()))
 }
 
-func (lg logger) returned(a *Actor, err error, failure bool) {
+func (lg logger) returned(a *Actor, startedAt time.Duration, err error, failure bool) {
 	if lg.l == nil {
 		return
 	}
 	attrs := []slog.Attr{
 		lg.actor(a.displayName()),
-		slog.Duration("duration", time.Since(lg.since)-a.startedAt),
+		slog.Duration("duration", time.Since(lg.since)-startedAt),
 	}
 	level := slog.LevelInfo
 	if err != nil {
@@ -120,7 +120,7 @@ func (lg logger) actorDeadline(a *Actor) {
 		return
 	}
 	lg.emit(slog.LevelWarn, "actor timeout passed; later stages go ahead without it",
-		lg.actor(a.displayName()), slog.Duration("timeout", a.timeout))
+		lg.actor(a.displayName()), slog.Duration("timeout", a.ownTimeout()))
 }
 
 func (lg logger) interruptFailed(err *ActorError) {

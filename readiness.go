@@ -103,7 +103,7 @@ func newStartOrder(startsAfter map[*Actor][]*Actor) *startOrder {
 	}
 	for _, dependents := range startsAfter {
 		for _, a := range dependents {
-			a.waitingOn++
+			a.special.waitingOn++ // a has a special: its StartAfter
 		}
 	}
 	return &startOrder{dependents: startsAfter}
@@ -118,7 +118,7 @@ func (r *runner) howReady(a *Actor) (readiness, bool) {
 	switch {
 	case a.special != nil && a.special.check != nil:
 		return readyByCheck, announces
-	case a.oneShot:
+	case a.isOneShot():
 		return readyOnReturn, announces
 	case announces:
 		return readyAnnounced, true
@@ -135,7 +135,7 @@ func (r *runner) startReady() {
 	if r.order != nil {
 		roots = nil
 		for _, a := range r.actors {
-			if a.waitingOn == 0 {
+			if a.special == nil || a.special.waitingOn == 0 {
 				roots = append(roots, a)
 			}
 		}
@@ -162,12 +162,12 @@ func (r *runner) start(a *Actor) {
 		})
 	}
 	if r.log.l != nil {
-		a.startedAt = time.Since(r.log.since)
+		r.startedAt[a.index] = time.Since(r.log.since)
 		r.log.started(a)
 	}
 	a.status.Store(actorStarting)
 	r.running++
-	go r.execute(a)
+	go a.run() // not r.execute(a): a goroutine's closure then holds one pointer, not two
 	switch a.readyBy {
 	case readyAtStart:
 		r.markReady(a)
@@ -196,7 +196,7 @@ func (r *runner) announcer(a *Actor) func() {
 // stops nothing.
 func (r *runner) nestedStopping(a *Actor) func(error) {
 	return func(cause error) {
-		if a.oneShot && errors.Is(cause, ErrReturned) {
+		if a.isOneShot() && errors.Is(cause, ErrReturned) {
 			return
 		}
 		err := &ActorError{Actor: a.displayName(), Err: cause}
@@ -224,7 +224,7 @@ func (r *runner) markReady(a *Actor) {
 	a.status.CompareAndSwap(actorStarting, actorReady)
 	if r.order != nil && r.cause == nil {
 		for _, d := range r.order.dependents[a] {
-			if d.waitingOn--; d.waitingOn == 0 {
+			if d.special.waitingOn--; d.special.waitingOn == 0 {
 				r.start(d)
 			}
 		}

@@ -32,6 +32,8 @@ type runner struct {
 	ownLife    runLife
 	ownCause   ActorError
 
+	startedAt []time.Duration // since log.since, by actor index, when logging
+
 	cause      error  // passed to every interrupt: an *ActorError, or an outsideCause
 	causeActor string // the actor whose return began the shutdown; empty when asked from outside
 	failed     []error
@@ -128,11 +130,12 @@ func newRunner(g *Group, actors []*Actor, sched schedule, in nesting) *runner {
 	r.life = &r.ownLife
 	if logTo != nil {
 		r.log.since = time.Now() // the actors' durations count from here
+		r.startedAt = make([]time.Duration, len(actors))
 	}
 	r.events.init()
 	for _, a := range actors {
 		a.readyBy, _ = r.howReady(a)
-		a.endsQuietly = logTo == nil && a.timeout == 0 && a.readyBy != readyByCheck
+		a.endsQuietly = logTo == nil && a.ownTimeout() == 0 && a.readyBy != readyByCheck
 	}
 	if sched.stages == nil {
 		r.oneStage[0] = actors
@@ -162,6 +165,9 @@ func (r *runner) run() error {
 	r.life.end()
 	return err
 }
+
+// run calls a's execute for the Run of its group.
+func (a *Actor) run() { a.group.runState.execute(a) }
 
 func (r *runner) execute(a *Actor) {
 	err := errGoexit
@@ -225,7 +231,7 @@ func (r *runner) awaitCause() {
 			failure.run = r.life
 			r.cause, r.causeActor = failure, failure.Actor
 		case ev.kind != returned && ev.kind != returnedAfterInterrupt:
-		case ev.actor.oneShot:
+		case ev.actor.isOneShot():
 			// A one-shot is ready once done, unless a check says when, and
 			// what starts after it may start; but a group whose every actor
 			// is done stops, without having been ready for nothing.
@@ -399,13 +405,13 @@ func callInterrupt(a *Actor, cause error, report func(*ActorError)) {
 // that it bounds the interrupt and not a wait before it. Once Run has
 // stopped waiting, a timer would only outlive it.
 func (r *runner) startTimer(a *Actor) {
-	if a.timeout <= 0 {
+	if a.ownTimeout() <= 0 {
 		return
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.over {
-		a.special.timer = time.AfterFunc(a.timeout, func() { r.events.send(event{a, timeoutExpired, nil}) })
+		a.special.timer = time.AfterFunc(a.special.timeout, func() { r.events.send(event{a, timeoutExpired, nil}) })
 	}
 }
 
@@ -469,7 +475,9 @@ func (r *runner) record(ev event) *ActorError {
 	// the group is stopping already, and a failure would cut the delay.
 	failure := !isEcho(ev.err, a.interrupted, r.cause) &&
 		!(r.cause != nil && onlyRequestedStops(ev.err))
-	r.log.returned(a, ev.err, failure)
+	if r.log.l != nil {
+		r.log.returned(a, r.startedAt[a.index], ev.err, failure)
+	}
 	if !failure {
 		return nil
 	}
@@ -494,7 +502,7 @@ func (r *runner) settle(a *Actor) {
 	if !a.returned || !a.interruptDone || a.checking {
 		return
 	}
-	if a.timeout > 0 {
+	if a.ownTimeout() > 0 {
 		r.mu.Lock()
 		if a.special.timer != nil {
 			a.special.timer.Stop()
@@ -542,7 +550,7 @@ func (r *runner) finish(stragglers []string, shutdownTimeout time.Duration) erro
 	r.mu.Lock()
 	r.over = true
 	for _, a := range r.actors {
-		if a.timeout > 0 && a.special.timer != nil {
+		if a.ownTimeout() > 0 && a.special.timer != nil {
 			a.special.timer.Stop()
 		}
 	}

@@ -34,29 +34,30 @@ func plan(actors []*Actor, settings groupSettings) (schedule, error) {
 		if a.special != nil && a.special.invalid != "" {
 			bad(a, "%s", a.special.invalid)
 		}
-		if a.timeout < 0 {
-			bad(a, "negative Timeout %v", a.timeout)
+		if a.ownTimeout() < 0 {
+			bad(a, "negative Timeout %v", a.ownTimeout())
 		}
 		ordered = ordered || (a.special != nil && len(a.special.stopAfter)+len(a.special.startAfter) > 0)
-		if !a.named {
+		if !a.named() {
 			continue
 		}
-		if a.name == "" {
+		name := a.special.name
+		if name == "" {
 			bad(a, "empty name")
 			continue
 		}
 		if byName == nil {
 			byName = make(map[string]*Actor)
 		}
-		if _, dup := byName[a.name]; dup {
+		if _, dup := byName[name]; dup {
 			bad(a, "name used by another actor")
 			continue
 		}
-		if k := defaultNameIndex(a.name); k > 0 && k <= len(actors) && !actors[k-1].named {
+		if k := defaultNameIndex(name); k > 0 && k <= len(actors) && !actors[k-1].named() {
 			bad(a, "name is the default name of the unnamed actor %d", k)
 			continue
 		}
-		byName[a.name] = a
+		byName[name] = a
 	}
 	for _, a := range actors {
 		if a.special != nil {

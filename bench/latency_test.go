@@ -125,8 +125,23 @@ func (f *concurrentFloor) Run() error {
 
 // BenchmarkIdle runs a group of 10 000 idle actors and measures what it
 // holds while idle: goroutines and heap per actor, and the CPU the whole
-// process uses over an idle window.
+// process uses over an idle window; for troupe and oklog/run alike.
 func BenchmarkIdle(b *testing.B) {
+	b.Run("lib=troupe", func(b *testing.B) {
+		idle(b, func() (func(func() error, func(error)), func() error) {
+			g := &troupe.Group{}
+			return func(e func() error, i func(error)) { g.Add(e, i) }, g.Run
+		})
+	})
+	b.Run("lib=oklog-run", func(b *testing.B) {
+		idle(b, func() (func(func() error, func(error)), func() error) {
+			g := &run.Group{}
+			return g.Add, g.Run
+		})
+	})
+}
+
+func idle(b *testing.B, newGroup func() (add func(func() error, func(error)), run func() error)) {
 	const n, window = 10_000, 200 * time.Millisecond
 	for b.Loop() {
 		runtime.GC()
@@ -134,15 +149,15 @@ func BenchmarkIdle(b *testing.B) {
 		runtime.ReadMemStats(&before)
 		goroutinesBefore := runtime.NumGoroutine()
 
-		var g troupe.Group
+		add, run := newGroup()
 		for range n {
-			g.Add(blockUntilInterrupted())
+			add(blockUntilInterrupted())
 		}
 		stop := make(chan struct{})
 		started := make(chan struct{})
-		g.Add(func() error { close(started); <-stop; return nil }, func(error) {})
+		add(func() error { close(started); <-stop; return nil }, func(error) {})
 		done := make(chan error, 1)
-		go func() { done <- g.Run() }()
+		go func() { done <- run() }()
 		<-started
 		for runtime.NumGoroutine() < goroutinesBefore+n+1 {
 			runtime.Gosched() // until every actor's goroutine is up
