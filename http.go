@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -69,7 +70,8 @@ type httpActor struct {
 	opts     serverOptions
 	stop     serverStop
 	requests *requests
-	ready    func() // from the Group's link, if any: called once accepting
+	ready    func()                      // from the Group's link, if any: called once accepting
+	served   atomic.Pointer[cutListener] // set before Serve begins
 }
 
 func (s *httpActor) execute() error {
@@ -84,7 +86,8 @@ func (s *httpActor) execute() error {
 		s.ready() // the kernel accepts connections from here on
 	}
 	s.requests.hook(s.srv)
-	served := &cutListener{Listener: ln, q: s.requests}
+	served := newCutListener(ln, s.requests)
+	s.served.Store(served)
 	if s.opts.tls {
 		err = s.srv.ServeTLS(served, s.opts.certFile, s.opts.keyFile)
 	} else {
@@ -133,7 +136,7 @@ func (s *httpActor) interrupt(cause error) {
 	case early && s.opts.listener != nil:
 		s.opts.listener.Close()
 	case start:
-		go s.drain()
+		go s.drain(true)
 	}
 }
 
@@ -144,7 +147,7 @@ func (s *httpActor) interrupt(cause error) {
 func (s *httpActor) awaitStop(served bool) error {
 	if mine, _ := s.stop.claim(); mine {
 		if served {
-			s.drain()
+			s.drain(false)
 		} else {
 			s.stop.finish(nil)
 		}
@@ -192,12 +195,18 @@ func (s *httpActor) link(l *adapterLink) {
 	l.notice.onBegin(func() { s.stop.hookEarly(s.opts.beforeStopHook("http")) })
 }
 
-func (s *httpActor) drain() {
+// drain stops the server: interrupted, it first settles (see settle),
+// where the listener allows; begun by execute, Shutdown has begun already,
+// or Serve failed, and there is nothing to settle.
+func (s *httpActor) drain(interrupted bool) {
 	deadline := time.Now().Add(s.opts.drainTimeout)
 	hookErr := s.stop.hook(s.opts.beforeStopHook("http"))
 	// A fresh context: see HTTPServer.
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
+	if ln := s.served.Load(); interrupted && ln != nil {
+		s.settle(ln, deadline)
+	}
 	// Shutdown's other errors are the listener's Close, which execute
 	// reports.
 	var err error

@@ -5,11 +5,10 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"sync/atomic"
 )
 
 // closingWriter answers with "Connection: close" once the group's stop
-// delay has begun: the client is to go elsewhere, and its connection ends
+// delay or the server's drain has begun: the client is to go elsewhere, and its connection ends
 // with the response rather than by being cut while idle, which makes
 // clients resend requests they had already sent on it. It decides as the
 // header is written, not as the handler begins, so that a request in
@@ -20,7 +19,7 @@ import (
 // Hijack, ReadFrom, CloseNotify, and Unwrap for http.ResponseController.
 type closingWriter struct {
 	http.ResponseWriter
-	closing *atomic.Bool
+	q       *requests
 	decided bool
 }
 
@@ -29,7 +28,7 @@ func (w *closingWriter) decide() {
 		return
 	}
 	w.decided = true
-	if w.closing.Load() {
+	if w.q.tellClose() {
 		w.ResponseWriter.Header().Set("Connection", "close")
 	}
 }

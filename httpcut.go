@@ -25,16 +25,25 @@ type requests struct {
 	mu          sync.Mutex
 	cutBegun    bool
 	baseCancels []context.CancelCauseFunc
-	conns       map[net.Conn]http.ConnState // as ConnState reported them, until closed or hijacked
-	handlers    int                         // handlers running
-	quiet       chan struct{}               // closed when neither handlers nor conns are left, if someone waits
+	conns       map[net.Conn]connInfo // as ConnState reported them, until closed or hijacked
+	lastNew     time.Time             // when ConnState last reported a new connection
+	handlers    int                   // handlers running
+	quiet       chan struct{}         // closed when neither handlers nor conns are left, if someone waits
+	changed     chan struct{}         // closed at the next change of conns or handlers, if someone waits
 
-	closing *atomic.Bool // true once the group's stop delay has begun; nil outside a Group
+	closing  *atomic.Bool // true once the group's stop delay has begun; nil outside a Group
+	draining atomic.Bool  // true once this server's drain has begun
 
 	shutdownBegan    chan struct{} // closed by Shutdown, once it has closed the listeners
 	shutdownOnce     sync.Once
 	idle             chan struct{} // closed when no request is left, if someone waits
 	unencryptedHTTP2 bool          // the server speaks HTTP/2 without TLS
+}
+
+// connInfo is a connection's last state and when ConnState reported it.
+type connInfo struct {
+	state http.ConnState
+	since time.Time
 }
 
 func newRequests() *requests {
@@ -72,11 +81,15 @@ func (q *requests) hook(srv *http.Server) {
 			q.mu.Unlock()
 			return
 		}
+		now := time.Now()
 		q.mu.Lock()
 		if q.conns == nil {
-			q.conns = make(map[net.Conn]http.ConnState)
+			q.conns = make(map[net.Conn]connInfo)
 		}
-		q.conns[c] = state
+		q.conns[c] = connInfo{state, now}
+		if state == http.StateNew {
+			q.lastNew = now
+		}
 		q.checkIdle()
 		q.mu.Unlock()
 		if userConnState != nil {
@@ -88,8 +101,8 @@ func (q *requests) hook(srv *http.Server) {
 	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q.handlerBegan()
 		defer q.handlerEnded()
-		if q.closing != nil && r.ProtoMajor == 1 {
-			cw := &closingWriter{ResponseWriter: w, closing: q.closing}
+		if r.ProtoMajor == 1 {
+			cw := &closingWriter{ResponseWriter: w, q: q}
 			defer cw.decide() // a handler that writes nothing: net/http writes the header after it
 			w = cw
 		}
@@ -138,12 +151,22 @@ func (q *requests) checkQuiet() {
 	q.checkIdle()
 }
 
-// checkIdle wakes whenIdle; q.mu is held.
+// checkIdle wakes whenIdle, and whoever waits for a change; q.mu is held.
 func (q *requests) checkIdle() {
 	if q.idle != nil && q.idleNow() {
 		close(q.idle)
 		q.idle = nil
 	}
+	if q.changed != nil {
+		close(q.changed)
+		q.changed = nil
+	}
+}
+
+// tellClose reports whether responses are to say Connection: close: the
+// group's stop delay or this server's drain has begun.
+func (q *requests) tellClose() bool {
+	return q.draining.Load() || (q.closing != nil && q.closing.Load())
 }
 
 // idleNow reports whether no handler runs and every open connection is
@@ -158,8 +181,8 @@ func (q *requests) idleNow() bool {
 	if q.handlers > 0 || q.unencryptedHTTP2 {
 		return false
 	}
-	for c, state := range q.conns {
-		if state != http.StateIdle {
+	for c, ci := range q.conns {
+		if ci.state != http.StateIdle {
 			return false
 		}
 		if tc, ok := c.(*tls.Conn); ok && tc.ConnectionState().NegotiatedProtocol == "h2" {
@@ -214,8 +237,8 @@ func (q *requests) inFlight() bool {
 	if q.handlers > 0 {
 		return true
 	}
-	for _, state := range q.conns {
-		if state == http.StateActive {
+	for _, ci := range q.conns {
+		if ci.state == http.StateActive {
 			return true
 		}
 	}
@@ -269,22 +292,44 @@ func (q *requests) cancel(cause error) {
 
 // cutListener wraps the connections it accepts so that the cut can stop
 // their writes. It remembers its Close error, which Shutdown drops when
-// its deadline passes.
+// its deadline passes. The drain may close its socket before Shutdown
+// closes it (see hold).
 type cutListener struct {
 	net.Listener
 	q         *requests
+	closed    chan struct{} // closed by Close
+	held      atomic.Bool   // the socket is closed, and Accept waits for Close
 	closeOnce sync.Once
+	sockOnce  sync.Once
 	closeErr  error
 }
 
+func newCutListener(ln net.Listener, q *requests) *cutListener {
+	return &cutListener{Listener: ln, q: q, closed: make(chan struct{})}
+}
+
 func (l *cutListener) Close() error {
-	l.closeOnce.Do(func() { l.closeErr = l.Listener.Close() })
+	l.closeOnce.Do(func() { close(l.closed) })
+	return l.closeSocket()
+}
+
+// closeSocket closes the listener below, once, and gives that Close's
+// error.
+func (l *cutListener) closeSocket() error {
+	l.sockOnce.Do(func() { l.closeErr = l.Listener.Close() })
 	return l.closeErr
 }
 
 func (l *cutListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
+		if l.held.Load() {
+			// Serve must not see the closed socket before Shutdown has
+			// begun: it would return the error instead of
+			// ErrServerClosed. The error wraps net.ErrClosed, not a
+			// timeout, which Serve would retry forever.
+			<-l.closed
+		}
 		return nil, err
 	}
 	if _, ok := c.(*tls.Conn); ok {

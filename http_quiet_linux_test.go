@@ -1,0 +1,184 @@
+package troupe_test
+
+// On Linux the HTTP adapter's drain drops no request on a connection the
+// client had established and makes no client resend one: see
+// HTTPServer's doc.
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/troupe-go/troupe"
+)
+
+func TestHTTPStopDropsNothingForNewConnectionClients(t *testing.T) {
+	tally := loadAcrossAStop(t, false)
+	tally.check(t)
+}
+
+func TestHTTPStopDropsNothingForKeepAliveClients(t *testing.T) {
+	tally := loadAcrossAStop(t, true)
+	tally.check(t)
+}
+
+// stopTally counts what the clients saw across one stop.
+type stopTally struct {
+	handled, ok, refused, dropped, retried, other atomic.Int64
+	firstBad                                      atomic.Value
+	justBefore, justBeforeOK                      int
+}
+
+func (s *stopTally) check(t *testing.T) {
+	t.Helper()
+	t.Logf("handled %d, ok %d, refused dials %d, dropped %d, retried %d, other %d; connected just before the stop %d, served %d",
+		s.handled.Load(), s.ok.Load(), s.refused.Load(), s.dropped.Load(), s.retried.Load(), s.other.Load(), s.justBefore, s.justBeforeOK)
+	if s.dropped.Load() != 0 || s.retried.Load() != 0 || s.other.Load() != 0 {
+		t.Errorf("%d requests dropped on established connections, %d resent silently, %d failed otherwise; first: %v",
+			s.dropped.Load(), s.retried.Load(), s.other.Load(), s.firstBad.Load())
+	}
+	if answered := s.ok.Load() + int64(s.justBeforeOK); s.handled.Load() != answered {
+		t.Errorf("the server handled %d requests, the clients got %d full answers", s.handled.Load(), answered)
+	}
+	if s.justBeforeOK != s.justBefore {
+		t.Errorf("%d of %d connections made just before the stop were served", s.justBeforeOK, s.justBefore)
+	}
+}
+
+// loadAcrossAStop stops a server while 64 clients send requests that take
+// a millisecond, each on a new connection or on kept-alive ones, and 16
+// more connect just before the stop and send theirs as it begins. A
+// client whose dial is refused is done, as a load balancer goes elsewhere.
+func loadAcrossAStop(t *testing.T, keepAlive bool) *stopTally {
+	const clients, perClientAtMost, justBefore, loadAtMost = 64, 5_000, 16, 30 * time.Second
+	tally := &stopTally{justBefore: justBefore}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tally.handled.Add(1)
+		time.Sleep(time.Millisecond) // simulated work
+		io.WriteString(w, "ok")
+	})}
+	ln := listen(t)
+	addr := ln.Addr().String()
+	var g troupe.Group
+	g.ShutdownTimeout = time.Minute
+	g.Add(troupe.HTTPServer(srv, troupe.Listener(ln), troupe.DrainTimeout(30*time.Second))).Name("http")
+	fire, ran := runUntilFired(&g, nil)
+
+	transport := &http.Transport{MaxIdleConnsPerHost: clients, DisableKeepAlives: !keepAlive}
+	defer transport.CloseIdleConnections()
+	client := &http.Client{Transport: transport, Timeout: time.Minute}
+	bad := func(what string) { tally.firstBad.CompareAndSwap(nil, what) }
+	done := make(chan struct{})
+	giveUp := time.Now().Add(loadAtMost)
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Go(func() {
+			for n := 0; n < perClientAtMost && time.Now().Before(giveUp); n++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				switch traced(client, "http://"+addr+"/", tally, bad) {
+				case errRefused:
+					<-done
+					return
+				}
+			}
+		})
+	}
+	for tally.ok.Load() < 300 && time.Now().Before(giveUp) {
+		time.Sleep(time.Millisecond) // polling a counter, bounded above
+	}
+	var late []net.Conn
+	for range justBefore {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		late = append(late, c)
+	}
+	close(fire)
+	served := make(chan bool, justBefore)
+	for _, c := range late {
+		go func() { served <- askOnConn(c, addr) }()
+	}
+	if err := <-ran; err != nil {
+		t.Errorf("Run() = %v", err)
+	}
+	close(done)
+	wg.Wait()
+	for range justBefore {
+		if <-served {
+			tally.justBeforeOK++
+		}
+	}
+	return tally
+}
+
+var errRefused = errors.New("refused")
+
+// traced sends one GET and counts it: ok; refused, when the last attempt
+// found no connection; dropped, when it failed on one; retried, when the
+// client made more than one attempt.
+func traced(client *http.Client, url string, tally *stopTally, bad func(string)) error {
+	var gets, gots int
+	trace := &httptrace.ClientTrace{
+		GetConn: func(string) { gets++ },
+		GotConn: func(httptrace.GotConnInfo) { gots++ },
+	}
+	req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "GET", url, nil)
+	resp, err := client.Do(req)
+	if gets > 1 {
+		tally.retried.Add(1)
+		bad(fmt.Sprintf("resent after %d attempts: %v", gets, err))
+	}
+	if err != nil {
+		switch {
+		case gots < gets && errors.Is(err, syscall.ECONNREFUSED):
+			tally.refused.Add(1)
+			return errRefused
+		case gots == gets:
+			tally.dropped.Add(1)
+		default:
+			tally.other.Add(1)
+		}
+		bad(err.Error())
+		return err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || string(body) != "ok" {
+		tally.other.Add(1)
+		bad(fmt.Sprintf("status %d body %q: %v", resp.StatusCode, body, err))
+		return errors.New("bad answer")
+	}
+	tally.ok.Add(1)
+	return nil
+}
+
+// askOnConn sends one GET on c and reports whether it got a full 200.
+func askOnConn(c net.Conn, host string) bool {
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(time.Minute)) // a safety net only
+	if _, err := fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", host); err != nil {
+		return false
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return err == nil && resp.StatusCode == http.StatusOK && string(body) == "ok"
+}

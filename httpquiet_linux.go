@@ -1,0 +1,34 @@
+package troupe
+
+import (
+	"math"
+	"net"
+	"syscall"
+)
+
+// soBindToIfindex is SO_BINDTOIFINDEX (Linux 5.0), the same number on
+// every architecture Go supports; package syscall predates it.
+const soBindToIfindex = 62
+
+// refuseNewConnections binds a TCP listening socket to an interface index
+// that no interface has. Linux then matches no new SYN to it and refuses
+// the dial, while the connections already in its accept queue stay there
+// to be accepted: a connection's own binding is taken when its SYN
+// arrives, not from the listener it is accepted from. It needs no
+// privilege, as binding an unbound socket needs none since Linux 5.7. It
+// reports false for any other listener, or if the kernel refuses.
+func refuseNewConnections(ln net.Listener) bool {
+	tl, ok := ln.(*net.TCPListener)
+	if !ok {
+		return false
+	}
+	rc, err := tl.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var serr error
+	err = rc.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, soBindToIfindex, math.MaxInt32)
+	})
+	return err == nil && serr == nil
+}
