@@ -182,3 +182,103 @@ func askOnConn(c net.Conn, host string) bool {
 	body, err := io.ReadAll(resp.Body)
 	return err == nil && resp.StatusCode == http.StatusOK && string(body) == "ok"
 }
+
+// A connection the server accepted before the stop, whose client sends its
+// request only once the stop has begun (here, once the listener refuses
+// new dials), is served, and told to close; so is one still in the
+// kernel's accept queue.
+func TestHTTPConnectionAcceptedBeforeTheStopIsServedAfterIt(t *testing.T) {
+	accepted := make(chan struct{}, 1)
+	srv := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }),
+		ConnState: func(c net.Conn, state http.ConnState) {
+			if state == http.StateNew {
+				select {
+				case accepted <- struct{}{}:
+				default:
+				}
+			}
+		},
+	}
+	ln := listen(t)
+	addr := ln.Addr().String()
+	execute, interrupt := troupe.HTTPServer(srv, troupe.Listener(ln))
+	executed := make(chan error, 1)
+	go func() { executed <- execute() }()
+
+	first, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-accepted
+	second, err := net.Dial("tcp", addr) // accepted or queued: either way it is the server's
+	if err != nil {
+		t.Fatal(err)
+	}
+	interrupt(nil)
+	untilRefused(t, addr)
+	for i, c := range []net.Conn{first, second} {
+		if !askOnConn(c, addr) {
+			t.Errorf("connection %d, made before the stop, was not served after it", i)
+		}
+	}
+	if err := <-executed; err != nil {
+		t.Errorf("execute() = %v", err)
+	}
+}
+
+// Once the stop has begun a new dial is refused, at once, while a request
+// in flight is still being served; every dial that connected meanwhile is
+// served, none reset.
+func TestHTTPStopRefusesNewDialsAtOnceAndServesEveryConnectionItTook(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+		close(entered)
+		<-release
+		io.WriteString(w, "ok")
+	})
+	ln := listen(t)
+	addr := ln.Addr().String()
+	execute, interrupt := troupe.HTTPServer(&http.Server{Handler: mux}, troupe.Listener(ln))
+	executed := make(chan error, 1)
+	go func() { executed <- execute() }()
+	client := newClient()
+	defer client.CloseIdleConnections()
+	slow := fetch(client, "http://"+addr+"/slow")
+	<-entered
+	interrupt(nil)
+
+	refused := false
+	for range 10_000 { // bounded; the refusal comes within a few dials
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			if !errors.Is(err, syscall.ECONNREFUSED) {
+				t.Fatalf("a dial during the drain failed other than by refusal: %v", err)
+			}
+			refused = true
+			break
+		}
+		if !askOnConn(c, addr) {
+			t.Fatal("a connection the server took as the stop began was not served")
+		}
+	}
+	if !refused {
+		t.Fatal("new dials were never refused")
+	}
+	select {
+	case <-slow:
+		t.Fatal("the request in flight ended before the refusal")
+	case <-executed:
+		t.Fatal("execute returned before the request in flight was answered")
+	default:
+	}
+	close(release)
+	if body := <-slow; body != "ok" {
+		t.Errorf("the request in flight at the stop got %q", body)
+	}
+	if err := <-executed; err != nil {
+		t.Errorf("execute() = %v", err)
+	}
+}
