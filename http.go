@@ -24,6 +24,27 @@ import (
 // in-flight request. The interrupt returns at once and the drain goes on in
 // the background, so servers drain in parallel even in a plain run.Group.
 //
+// On Linux (5.0 or later), a drain the interrupt begins first settles the
+// server, where the listener allows it, and calls Shutdown only once
+// Shutdown has nothing left to drop: a plain Shutdown drops requests that
+// clients had sent on connections the server had taken. The listening
+// socket stops taking new connections (a dial is refused at once, which a
+// load balancer retries elsewhere) but keeps those in its accept queue,
+// which are served; every HTTP/1 response says Connection: close; the
+// socket closes once no connection has arrived for 20ms; and Shutdown
+// comes once every HTTP/1 connection has closed. A connection accepted
+// whose request has not arrived is waited for, up to the 5s that Shutdown
+// itself allows it. A kept-alive connection idle for 100ms since the
+// drain began, whose client was told nothing, is left to Shutdown, which
+// closes it: closing it is the one way to end it, and a request its
+// client sends at that moment may fail, or be resent by the client. HTTP/2
+// connections, which ignore Connection: close, are left to Shutdown's
+// GOAWAY, and so is every connection of a server that speaks HTTP/2
+// without TLS. All of it counts against [DrainTimeout]. The drain thus
+// takes at least 20ms. It falls back to Shutdown at once elsewhere, for a
+// [Listener] that is not a *net.TCPListener (a wrapper, a TLS listener, a
+// Unix socket), and if the kernel refuses.
+//
 // If the drain overruns, the requests still in flight are cut: a cut
 // request gets no response, not even one its handler writes once
 // cancelled; every handler's context is cancelled with the shutdown's
