@@ -14,6 +14,7 @@ OUT=${OUT:-results.txt}
   go test -run '^$' -bench 'StartStopRatio' -benchtime 20x -count "$COUNT" .
   go test -run '^$' -bench 'ShutdownLatency' -benchmem -benchtime 20x -count "$COUNT" .
   go test -run '^$' -bench 'HTTPDrain' -benchtime 3x -count "$COUNT" .
+  go test -run '^$' -bench 'HTTPStopMoment' -benchtime 3x -count "$COUNT" .
   go test -run '^$' -bench 'Idle' -benchtime 1x -count "$COUNT" .
 } | tee "$OUT"
 
