@@ -92,9 +92,10 @@ type Group struct {
 // return. The signature is oklog/run's, so code written for run.Group moves
 // over by changing the type.
 //
-// Every interrupt is called exactly once, on a goroutine of its own,
-// concurrently with the others of its stage, with the shutdown's cause: an
-// [*ActorError] that names the actor that returned first. It may be called
+// Every interrupt is called exactly once, off Run's goroutine and
+// concurrently with the others of its stage (one that blocks delays none
+// of the others; quick ones may share a goroutine), with the shutdown's
+// cause: an [*ActorError] that names the actor that returned first. It may be called
 // after execute has returned, before execute has begun, or for an execute
 // that will never run (when Run refused the group with [ErrInvalid]), so it
 // must not wait for execute. Run waits for interrupts to return as well as

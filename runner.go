@@ -31,6 +31,7 @@ type runner struct {
 	onePending [1]atomic.Int64
 	ownLife    runLife
 	ownCause   ActorError
+	firstStage interrupter // the first stage's, or the only one's
 
 	startedAt []time.Duration // since log.since, by actor index, when logging
 
@@ -340,21 +341,6 @@ func (r *runner) shutdown() error {
 	}
 	r.drainEvents()
 	return r.finish(r.stragglers(), 0)
-}
-
-// interruptAll calls a stage's interrupts, each on a goroutine of its own,
-// because one interrupt that blocks (a Shutdown waiting for requests) must
-// not delay the others: oklog/run calls them in turn, and N slow ones take
-// N times as long. A goroutine each, rather than a pool, also means that
-// every interrupt has begun, or is about to, the moment its stage comes:
-// none waits for a free worker while deadlines run.
-func (r *runner) interruptAll(actors []*Actor) {
-	for _, a := range actors {
-		a.interrupted = true
-		a.status.CompareAndSwap(actorStarting, actorStopping)
-		a.status.CompareAndSwap(actorReady, actorStopping)
-		go r.interrupt(a)
-	}
 }
 
 func (r *runner) interrupt(a *Actor) {

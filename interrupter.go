@@ -1,0 +1,67 @@
+package troupe
+
+import "sync/atomic"
+
+// interrupter calls the interrupts of one stop stage, concurrently: one
+// that blocks (a Shutdown waiting for its requests) must not delay the
+// others, as it does in oklog/run, where N slow ones take N times as long.
+//
+// A goroutine per interrupt would do that, and costs a goroutine for each
+// of the many interrupts that only close a channel. Instead workers take
+// the interrupts in turn, and a worker that is about to call one makes
+// sure first that a spare worker is waiting to run: if the call blocks,
+// the scheduler runs the spare on the freed processor at once, which
+// takes the next interrupt, leaving a spare of its own. No clock decides
+// when to add a worker, so interrupts that block all begin as fast as
+// goroutines can be started, as with a goroutine each, while quick ones
+// share two or three goroutines.
+//
+// The invariant: while interrupts remain untaken, either a spare is
+// waiting (spare is true: exactly one started worker has not yet run) or
+// a worker is running between calls, and will take the next. A worker
+// sets spare only by compare-and-swap from false, starting one goroutine
+// for it, and that goroutine clears it first thing; so there is never
+// more than one spare. An interrupt that panics is recovered (see
+// callInterrupt); one that calls runtime.Goexit ends its worker, whose
+// spare takes over.
+type interrupter struct {
+	r      *runner
+	actors []*Actor
+	next   atomic.Int64 // the index of the next interrupt to take
+	spare  atomic.Bool
+}
+
+// interruptAll marks a stage's actors interrupted and starts calling
+// their interrupts.
+func (r *runner) interruptAll(actors []*Actor) {
+	if len(actors) == 0 {
+		return
+	}
+	for _, a := range actors {
+		a.interrupted = true
+		a.status.CompareAndSwap(actorStarting, actorStopping)
+		a.status.CompareAndSwap(actorReady, actorStopping)
+	}
+	c := &r.firstStage
+	if c.actors != nil {
+		c = &interrupter{} // a later stage; the usual group has one
+	}
+	c.r, c.actors = r, actors
+	c.spare.Store(true)
+	go c.work()
+}
+
+// work takes interrupts until none is left; see interrupter.
+func (c *interrupter) work() {
+	c.spare.Store(false)
+	for {
+		i := int(c.next.Add(1) - 1)
+		if i >= len(c.actors) {
+			return
+		}
+		if i+1 < len(c.actors) && c.spare.CompareAndSwap(false, true) {
+			go c.work()
+		}
+		c.r.interrupt(c.actors[i])
+	}
+}
