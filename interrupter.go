@@ -39,8 +39,11 @@ func (r *runner) interruptAll(actors []*Actor) {
 	}
 	for _, a := range actors {
 		a.interrupted = true
-		a.status.CompareAndSwap(actorStarting, actorStopping)
-		a.status.CompareAndSwap(actorReady, actorStopping)
+		// Loaded first: a locked compare-and-swap per actor is a cost a
+		// large group feels; only an actor's own clean end races this.
+		if s := a.status.Load(); s == actorStarting || s == actorReady {
+			a.status.CompareAndSwap(s, actorStopping)
+		}
 	}
 	c := &r.firstStage
 	if c.actors != nil {

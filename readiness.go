@@ -165,7 +165,11 @@ func (r *runner) start(a *Actor) {
 		r.startedAt[a.index] = time.Since(r.log.since)
 		r.log.started(a)
 	}
-	a.status.Store(actorStarting)
+	if a.readyBy == readyAtStart {
+		a.status.Store(actorReady) // markReady below counts it
+	} else {
+		a.status.Store(actorStarting)
+	}
 	r.running++
 	go a.run() // not r.execute(a): a goroutine's closure then holds one pointer, not two
 	switch a.readyBy {
@@ -221,7 +225,9 @@ func (r *runner) markReady(a *Actor) {
 	}
 	a.isReady = true
 	r.notReady--
-	a.status.CompareAndSwap(actorStarting, actorReady)
+	if a.status.Load() == actorStarting {
+		a.status.CompareAndSwap(actorStarting, actorReady)
+	}
 	if r.order != nil && r.cause == nil {
 		for _, d := range r.order.dependents[a] {
 			if d.special.waitingOn--; d.special.waitingOn == 0 {
