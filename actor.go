@@ -30,7 +30,6 @@ type Actor struct {
 	finished      atomic.Int32  // execute and interrupt calls that have ended
 	status        atomic.Uint32 // actorWaiting and on, for any goroutine to read
 	calling       atomic.Bool   // the interrupt has been entered
-	cleanEnd      atomic.Bool   // it ended as endedClean says
 	interrupted   bool
 	returned      bool
 	interruptDone bool

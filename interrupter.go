@@ -62,7 +62,8 @@ func (c *interrupter) work() {
 		if i >= len(c.actors) {
 			return
 		}
-		if i+1 < len(c.actors) && c.spare.CompareAndSwap(false, true) {
+		// Loaded first: a failed compare-and-swap still locks the line.
+		if i+1 < len(c.actors) && !c.spare.Load() && c.spare.CompareAndSwap(false, true) {
 			go c.work()
 		}
 		c.r.interrupt(c.actors[i])

@@ -233,6 +233,7 @@ const (
 	actorReady                      // execute runs, and the actor is ready
 	actorStopping                   // interrupted; execute still runs
 	actorStopped                    // execute returned
+	actorEndedClean                 // execute returned nil after its interrupt ended: see endedClean
 	actorNeverStarted               // the shutdown began before it could start
 )
 
@@ -246,7 +247,7 @@ func actorStateName(s uint32) string {
 		return "ready"
 	case actorStopping:
 		return "stopping"
-	case actorStopped:
+	case actorStopped, actorEndedClean:
 		return "stopped"
 	case actorNeverStarted:
 		return "never started"

@@ -192,19 +192,20 @@ func (r *runner) execute(a *Actor) {
 // returned nil after its interrupt had ended, and nothing is to be logged
 // or timed. It relies on these, which make that end need no more of the
 // runner than the count:
-//   - the interrupt ends only after the shutdown began (interruptAll is
-//     its only caller), so a nil return is no failure and no cause;
+//   - the interrupt ends only after the shutdown began (only the
+//     interrupter that interruptAll starts calls it), so a nil return is
+//     no failure and no cause;
 //   - a's stage is counted down here and nowhere else: no event for a
 //     follows (its interrupt's end was counted first, without one), and
 //     endsQuietly excludes the actors whose own Timeout or readiness check
 //     would mark them done otherwise;
-//   - the runner reads the actor's end from cleanEnd, not from returned
-//     and interruptDone, which stay unset: stragglers and settle know.
+//   - the runner reads the actor's end from its status, not from returned
+//     and interruptDone, which stay unset: stragglers knows, and settle
+//     is never called for it.
 //
 // The last of a stage to end tells the runner, which may be waiting.
 func (r *runner) endedClean(a *Actor) {
-	a.status.Store(actorStopped)
-	a.cleanEnd.Store(true)
+	a.status.Store(actorEndedClean)
 	if r.pending[a.stage].Add(-1) == 0 {
 		r.events.send(event{kind: stageEmptied})
 	}
@@ -518,7 +519,7 @@ func (r *runner) drainEvents() {
 func (r *runner) stragglers() []string {
 	var names []string
 	for _, a := range r.actors {
-		if a.cleanEnd.Load() {
+		if a.status.Load() == actorEndedClean {
 			continue
 		}
 		if !a.returned || a.checking || (a.calling.Load() && !a.interruptDone) {
