@@ -1,7 +1,13 @@
 package bench
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"sync"
@@ -23,27 +29,37 @@ import (
 //   - troupe: the HTTPServer adapter (Shutdown with a fresh deadline);
 //   - oklog-recipe: the http.Server recipe from oklog/run's README, which
 //     closes the listener;
-//   - close: http.Server.Close.
+//   - close: http.Server.Close;
+//   - troupe-h2: the adapter again, serving HTTP/2 over TLS to HTTP/2
+//     clients, whose connections ignore Connection: close and end with
+//     Shutdown's GOAWAY.
 func BenchmarkHTTPDrain(b *testing.B) {
 	for _, lib := range []struct {
 		name  string
+		h2    bool
 		group func(srv *http.Server, ln net.Listener, stop <-chan struct{}) func() error
 	}{
-		{"troupe", func(srv *http.Server, ln net.Listener, stop <-chan struct{}) func() error {
+		{"troupe", false, func(srv *http.Server, ln net.Listener, stop <-chan struct{}) func() error {
 			g := &troupe.Group{}
 			g.Add(troupe.HTTPServer(srv, troupe.Listener(ln)))
 			g.Add(waitFor(stop))
 			return g.Run
 		}},
-		{"oklog-recipe", func(srv *http.Server, ln net.Listener, stop <-chan struct{}) func() error {
+		{"oklog-recipe", false, func(srv *http.Server, ln net.Listener, stop <-chan struct{}) func() error {
 			g := &run.Group{}
 			g.Add(func() error { return srv.Serve(ln) }, func(error) { ln.Close() })
 			g.Add(waitFor(stop))
 			return g.Run
 		}},
-		{"close", func(srv *http.Server, ln net.Listener, stop <-chan struct{}) func() error {
+		{"close", false, func(srv *http.Server, ln net.Listener, stop <-chan struct{}) func() error {
 			g := &run.Group{}
 			g.Add(func() error { return srv.Serve(ln) }, func(error) { srv.Close() })
+			g.Add(waitFor(stop))
+			return g.Run
+		}},
+		{"troupe-h2", true, func(srv *http.Server, ln net.Listener, stop <-chan struct{}) func() error {
+			g := &troupe.Group{}
+			g.Add(troupe.HTTPServer(srv, troupe.Listener(ln), troupe.TLS("", "")))
 			g.Add(waitFor(stop))
 			return g.Run
 		}},
@@ -52,7 +68,7 @@ func BenchmarkHTTPDrain(b *testing.B) {
 			var dropped, served int64
 			var drain, afterLast time.Duration
 			for b.Loop() {
-				d, s, t, a := drainUnderLoad(b, lib.group)
+				d, s, t, a := drainUnderLoad(b, lib.h2, lib.group)
 				dropped, served, drain, afterLast = dropped+d, served+s, drain+t, afterLast+a
 			}
 			b.ReportMetric(float64(dropped)/float64(b.N), "dropped/op")
@@ -77,7 +93,7 @@ func waitFor(stop <-chan struct{}) (func() error, func(error)) {
 		}
 }
 
-func drainUnderLoad(b *testing.B, group func(*http.Server, net.Listener, <-chan struct{}) func() error) (dropped, served int64, drain, afterLast time.Duration) {
+func drainUnderLoad(b *testing.B, h2 bool, group func(*http.Server, net.Listener, <-chan struct{}) func() error) (dropped, served int64, drain, afterLast time.Duration) {
 	const clients, work, loadAtMost = 32, 100 * time.Millisecond, 10 * time.Second
 	var accepted, ok, lastAnswer atomic.Int64
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -96,12 +112,18 @@ func drainUnderLoad(b *testing.B, group func(*http.Server, net.Listener, <-chan 
 		b.Fatal(err)
 	}
 	url := "http://" + ln.Addr().String() + "/"
+	transport := &http.Transport{MaxIdleConnsPerHost: clients}
+	if h2 {
+		url = "https://" + ln.Addr().String() + "/"
+		srv.TLSConfig, transport.TLSClientConfig = selfSignedTLS(b)
+		transport.ForceAttemptHTTP2 = true
+	}
 	stop := make(chan struct{})
 	runGroup := group(srv, ln, stop)
 	ran := make(chan error, 1)
 	go func() { ran <- runGroup() }()
 
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
+	client := &http.Client{Transport: transport}
 	defer client.CloseIdleConnections()
 	var stopping atomic.Bool
 	giveUp := time.Now().Add(loadAtMost)
@@ -136,4 +158,31 @@ func drainUnderLoad(b *testing.B, group func(*http.Server, net.Listener, <-chan 
 	srv.Close() // what exiting the process would do to what is left
 	wg.Wait()
 	return accepted.Load() - ok.Load(), ok.Load(), drain, afterLast
+}
+
+// selfSignedTLS gives a server configuration with a fresh self-signed
+// certificate for 127.0.0.1, and a client configuration that trusts it.
+func selfSignedTLS(b *testing.B) (server, client *tls.Config) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	cert := tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
+	return &tls.Config{Certificates: []tls.Certificate{cert}}, &tls.Config{RootCAs: pool}
 }
