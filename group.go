@@ -75,7 +75,8 @@ type Group struct {
 
 	mu     sync.Mutex // guards the fields below; sync.Mutex also makes vet flag copies
 	actors []*Actor
-	spare  []Actor // where the next actors will live
+	spare  []Actor // where the next actors will live: from spare[used] on
+	used   int     // an index, not a reslice: a pointer write per Add costs a write barrier
 	// firstActors holds the actors of a small group without allocating.
 	firstActors [4]*Actor
 	started     bool
@@ -112,11 +113,11 @@ func (g *Group) Add(execute func() error, interrupt func(error)) *Actor {
 	}
 	// Actors are carved from chunks: one allocation per chunk rather than per
 	// actor keeps Add as cheap as oklog/run's for large groups.
-	if len(g.spare) == 0 {
-		g.spare = make([]Actor, min(max(len(g.actors), 4), 256))
+	if g.used == len(g.spare) {
+		g.spare, g.used = make([]Actor, min(max(len(g.actors), 4), 256)), 0
 	}
-	a := &g.spare[0]
-	g.spare = g.spare[1:]
+	a := &g.spare[g.used]
+	g.used++
 	a.group, a.index, a.execute, a.interrupt = g, int32(len(g.actors)), execute, interrupt
 	if what := nilOf(execute, interrupt); what != "" {
 		a.specials().nilFunc = what
