@@ -95,8 +95,12 @@ type Group struct {
 //
 // Every interrupt is called exactly once, off Run's goroutine and
 // concurrently with the others of its stage (one that blocks delays none
-// of the others; quick ones may share a goroutine), with the shutdown's
-// cause: an [*ActorError] that names the actor that returned first. It may be called
+// of the others), with the shutdown's cause: an [*ActorError] that names
+// the actor that returned first. Interrupts that return may share a
+// goroutine, one after another, so an interrupt must leave its goroutine
+// as it found it: not locked to its thread (runtime.LockOSThread without
+// UnlockOSThread) and with its profiler labels as they were; work that
+// changes them belongs on a goroutine of its own. It may be called
 // after execute has returned, before execute has begun, or for an execute
 // that will never run (when Run refused the group with [ErrInvalid]), so it
 // must not wait for execute. Run waits for interrupts to return as well as
