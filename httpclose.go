@@ -8,11 +8,11 @@ import (
 )
 
 // closingWriter answers with "Connection: close" once the group's stop
-// delay or the server's drain has begun: the client is to go elsewhere, and its connection ends
-// with the response rather than by being cut while idle, which makes
-// clients resend requests they had already sent on it. It decides as the
-// header is written, not as the handler begins, so that a request in
-// flight when the delay begins is told too. HTTP/2 has no such header;
+// delay or the server's drain has begun: the client is to go elsewhere,
+// and its connection ends with the response rather than by being cut
+// while idle, which makes clients resend requests they had already sent
+// on it. It decides as the header is written, not as the handler begins,
+// so that a request in flight when the delay begins is told too. HTTP/2 has no such header;
 // its clients learn from Shutdown's GOAWAY.
 //
 // It keeps what net/http's HTTP/1 writer offers: Flush and FlushError,
