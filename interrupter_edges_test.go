@@ -84,16 +84,6 @@ func TestInterruptsThatSpinAllBeginOnOneProcessor(t *testing.T) {
 	}
 }
 
-func runWithinErr(g *troupe.Group) error {
-	done := make(chan error, 1)
-	go func() { done <- g.Run() }()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(time.Minute):
-		return errors.New("Run did not return within a minute")
-	}
-}
 
 // Goexit or panic at every position of stages of several sizes, the
 // others blocking until the rest have begun: every interrupt is called

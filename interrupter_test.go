@@ -12,19 +12,31 @@ import (
 	"github.com/troupe-go/troupe"
 )
 
-// runWithin runs g and fails the test if Run has not returned within a
-// bound far above what the test needs: a hang is the failure looked for.
-func runWithin(t *testing.T, g *troupe.Group) error {
-	t.Helper()
+// errRunHung is what runWithinErr gives when Run has not returned within
+// a bound far above what the tests need: a hang is the failure looked for.
+var errRunHung = errors.New("Run did not return within a minute: an interrupt waited for another")
+
+// runWithinErr runs g, giving Run's error or errRunHung; it may be called
+// from any goroutine.
+func runWithinErr(g *troupe.Group) error {
 	done := make(chan error, 1)
 	go func() { done <- g.Run() }()
 	select {
 	case err := <-done:
 		return err
 	case <-time.After(time.Minute):
-		t.Fatal("Run did not return: an interrupt waited for another")
-		return nil
+		return errRunHung
 	}
+}
+
+// runWithin is runWithinErr that fails the test at once on a hang.
+func runWithin(t *testing.T, g *troupe.Group) error {
+	t.Helper()
+	err := runWithinErr(g)
+	if errors.Is(err, errRunHung) {
+		t.Fatal(err)
+	}
+	return err
 }
 
 // Every interrupt of a stage begins while the others block: each one
