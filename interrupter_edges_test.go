@@ -84,7 +84,6 @@ func TestInterruptsThatSpinAllBeginOnOneProcessor(t *testing.T) {
 	}
 }
 
-
 // Goexit or panic at every position of stages of several sizes, the
 // others blocking until the rest have begun: every interrupt is called
 // once, and Run returns.
