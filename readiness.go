@@ -109,21 +109,22 @@ func newStartOrder(startsAfter map[*Actor][]*Actor) *startOrder {
 	return &startOrder{dependents: startsAfter}
 }
 
-// howReady decides how an actor becomes ready, before it starts, and
-// reports whether something will announce it: an adapter, or a nested
-// group. A server adapter of this package is always linked, also when a
-// check decides its readiness, so that it hears of the stop delay.
-func (r *runner) howReady(a *Actor) (readiness, bool) {
+// howReady decides how an actor becomes ready, before it starts: by a
+// check, by returning, by the announcement of an adapter or a nested
+// group, or as it starts. A server adapter of this package is always
+// linked, also when a check decides its readiness, so that it hears of
+// the stop delay.
+func (r *runner) howReady(a *Actor) readiness {
 	announces := r.linkAdapter(a) || (a.special != nil && a.special.nested != nil)
 	switch {
 	case a.special != nil && a.special.check != nil:
-		return readyByCheck, announces
+		return readyByCheck
 	case a.isOneShot():
-		return readyOnReturn, announces
+		return readyOnReturn
 	case announces:
-		return readyAnnounced, true
+		return readyAnnounced
 	}
-	return readyAtStart, false
+	return readyAtStart
 }
 
 // startReady starts every actor that waits for nothing; the runner's

@@ -25,8 +25,9 @@ type runner struct {
 	pending []atomic.Int64
 	events  inbox
 
-	// The usual group has one stage; these hold it without allocating,
-	// and so do these the Run's life and the cause of a clean return.
+	// The usual group has one stage; these hold it without allocating, as
+	// the fields after them hold the Run's life, the cause of a clean
+	// return and the first stage's interrupter.
 	oneStage   [1][]*Actor
 	onePending [1]atomic.Int64
 	ownLife    runLife
@@ -135,7 +136,7 @@ func newRunner(g *Group, actors []*Actor, sched schedule, in nesting) *runner {
 	}
 	r.events.init()
 	for _, a := range actors {
-		a.readyBy, _ = r.howReady(a)
+		a.readyBy = r.howReady(a)
 		a.endsQuietly = logTo == nil && a.ownTimeout() == 0 && a.readyBy != readyByCheck
 	}
 	if sched.stages == nil {
