@@ -14,7 +14,7 @@ import (
 
 // errRunHung is what runWithinErr gives when Run has not returned within
 // a bound far above what the tests need: a hang is the failure looked for.
-var errRunHung = errors.New("Run did not return within a minute: an interrupt waited for another")
+var errRunHung = errors.New("troupe test: Run did not return within a minute: an interrupt waited for another")
 
 // runWithinErr runs g, giving Run's error or errRunHung; it may be called
 // from any goroutine.
