@@ -34,16 +34,24 @@ import (
 // socket closes once no connection has arrived for 20ms; and Shutdown
 // comes once every HTTP/1 connection has closed. A connection accepted
 // whose request has not arrived is waited for, up to the 5s that Shutdown
-// itself allows it. A kept-alive connection idle for 100ms since the
-// drain began, whose client was told nothing, is left to Shutdown, which
-// closes it: closing it is the one way to end it, and a request its
-// client sends at that moment may fail, or be resent by the client. HTTP/2
-// connections, which ignore Connection: close, are left to Shutdown's
-// GOAWAY, and so is every connection of a server that speaks HTTP/2
-// without TLS. All of it counts against [DrainTimeout]. The drain thus
-// takes at least 20ms. It falls back to Shutdown at once elsewhere, for a
-// [Listener] that is not a *net.TCPListener (a wrapper, a TLS listener, a
-// Unix socket), and if the kernel refuses.
+// itself allows it. A kept-alive connection on which no whole request
+// header has arrived for 100ms since the drain began, whose client was
+// told nothing, is left to Shutdown, which closes it: closing it is the
+// one way to end it, and a request its client is sending at that moment
+// may fail, or be resent by the client. All of it counts against
+// [DrainTimeout], and the drain takes at least 20ms. The socket's own
+// binding is undone before it closes, so another process that holds the
+// same socket (systemd, for the next start) takes connections again; but
+// while the queue drains it refuses them too.
+//
+// A server that may speak HTTP/2 (the [TLS] option, or unencrypted
+// HTTP/2) drains with Shutdown at once: its HTTP/2 clients hear of the
+// stop only from Shutdown's GOAWAY, and would otherwise go on sending
+// until the deadline. So does a [Listener] that is not a
+// *net.TCPListener (a wrapper, a TLS listener, a Unix socket), one in an
+// SO_REUSEPORT group (Linux drops, rather than refuses, the dials it
+// would still hash to it), every platform but Linux, and a kernel that
+// refuses.
 //
 // If the drain overruns, the requests still in flight are cut: a cut
 // request gets no response, not even one its handler writes once

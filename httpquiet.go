@@ -65,7 +65,11 @@ const (
 // fixed time without stopping new connections made things worse: clients
 // told to close reconnected into a queue that was then reset.
 func (s *httpActor) settle(ln *cutListener, deadline time.Time) {
-	if !refuseNewConnections(ln.Listener) {
+	// A server that may speak HTTP/2 is left to Shutdown at once: its
+	// HTTP/2 clients hear of the stop only from Shutdown's GOAWAY, and
+	// would go on sending, and be cut at the deadline, while the settle
+	// waited for its HTTP/1 connections.
+	if s.opts.tls || s.requests.unencryptedHTTP2 || !refuseNewConnections(ln.Listener) {
 		return
 	}
 	q := s.requests
@@ -163,6 +167,7 @@ func speaksHTTP2(c net.Conn) bool {
 // queued, while Accept waits for Shutdown's Close.
 func (l *cutListener) hold() {
 	l.held.Store(true)
+	allowNewConnections(l.Listener)
 	l.closeSocket() // its error is execute's, which Close gives again
 }
 

@@ -1,6 +1,7 @@
 package troupe
 
 import (
+	"errors"
 	"math"
 	"net"
 	"syscall"
@@ -17,6 +18,10 @@ const soBindToIfindex = 62
 // arrives, not from the listener it is accepted from. It needs no
 // privilege, as binding an unbound socket needs none since Linux 5.7. It
 // reports false for any other listener, or if the kernel refuses.
+//
+// A socket in an SO_REUSEPORT group is left alone: Linux keeps it in the
+// group, and the SYNs hashed to it are dropped, not refused, so their
+// dials stall until the client resends.
 func refuseNewConnections(ln net.Listener) bool {
 	tl, ok := ln.(*net.TCPListener)
 	if !ok {
@@ -28,7 +33,29 @@ func refuseNewConnections(ln net.Listener) bool {
 	}
 	var serr error
 	err = rc.Control(func(fd uintptr) {
+		var reuse int
+		if reuse, serr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, soReusePort); serr == nil && reuse != 0 {
+			serr = errReusePort
+			return
+		}
 		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, soBindToIfindex, math.MaxInt32)
 	})
 	return err == nil && serr == nil
 }
+
+// allowNewConnections undoes refuseNewConnections before the socket is
+// closed: the binding belongs to the socket, not to this descriptor, and
+// another process may hold the socket too (systemd, for the next start).
+func allowNewConnections(ln net.Listener) {
+	tl, ok := ln.(*net.TCPListener)
+	if !ok {
+		return
+	}
+	if rc, err := tl.SyscallConn(); err == nil {
+		rc.Control(func(fd uintptr) {
+			syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, soBindToIfindex, 0) // nothing else to do if it fails
+		})
+	}
+}
+
+var errReusePort = errors.New("troupe: listener in an SO_REUSEPORT group")

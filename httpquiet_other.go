@@ -8,3 +8,6 @@ import "net"
 // socket from taking new connections while keeping its accept queue. The
 // drain then begins with Shutdown, as it always did.
 func refuseNewConnections(net.Listener) bool { return false }
+
+// allowNewConnections has nothing to undo here.
+func allowNewConnections(net.Listener) {}

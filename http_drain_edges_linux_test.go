@@ -1,0 +1,417 @@
+//go:build linux
+
+package troupe_test
+
+// Edges of the Linux drain (httpquiet.go's settle) it gets right, kept
+// as regression tests.
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/troupe-go/troupe"
+)
+
+// readAnswer reads one response on r and gives its body and whether it
+// said Connection: close.
+func readAnswer(r *bufio.Reader) (body string, closing bool, err error) {
+	resp, err := http.ReadResponse(r, nil)
+	if err != nil {
+		return "", false, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", false, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", false, fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return string(b), resp.Close, nil
+}
+
+// serveOn starts execute and gives its result.
+func serveOn(execute func() error) <-chan error {
+	executed := make(chan error, 1)
+	go func() { executed <- execute() }()
+	return executed
+}
+
+func okHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+}
+
+// newConnSeen gives a ConnState hook that reports each new connection.
+func newConnSeen() (func(net.Conn, http.ConnState), <-chan struct{}) {
+	seen := make(chan struct{}, 64)
+	return func(c net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			seen <- struct{}{}
+		}
+	}, seen
+}
+
+// A client that sends its request header a piece at a time on a new
+// connection, across the stop, is waited for and served.
+func TestDrainServesAHeaderTrickledAcrossTheStopOnANewConnection(t *testing.T) {
+	hook, seen := newConnSeen()
+	srv := &http.Server{Handler: okHandler(), ConnState: hook}
+	ln := listen(t)
+	addr := ln.Addr().String()
+	execute, interrupt := troupe.HTTPServer(srv, troupe.Listener(ln))
+	executed := serveOn(execute)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(time.Minute)) // a safety net only
+	<-seen
+	io.WriteString(c, "GET / HTTP/1.1\r\n")
+	interrupt(nil)
+	untilRefused(t, addr)
+	io.WriteString(c, "Host: "+addr+"\r\n")
+	io.WriteString(c, "\r\n")
+	body, closing, err := readAnswer(bufio.NewReader(c))
+	if err != nil || body != "ok" || !closing {
+		t.Errorf("the trickled request got %q, Connection: close %v, %v", body, closing, err)
+	}
+	if err := <-executed; err != nil {
+		t.Errorf("execute() = %v", err)
+	}
+}
+
+// An IPv6 listener settles as an IPv4 one does: dials are refused, and
+// the connections made before the stop are served.
+func TestDrainOnIPv6Loopback(t *testing.T) {
+	ln, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skip("no IPv6 loopback:", err)
+	}
+	hook, seen := newConnSeen()
+	srv := &http.Server{Handler: okHandler(), ConnState: hook}
+	addr := ln.Addr().String()
+	execute, interrupt := troupe.HTTPServer(srv, troupe.Listener(ln))
+	executed := serveOn(execute)
+	first, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-seen
+	second, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	interrupt(nil)
+	untilRefused(t, addr)
+	for i, c := range []net.Conn{first, second} {
+		if !askOnConn(c, addr) {
+			t.Errorf("IPv6 connection %d, made before the stop, was not served after it", i)
+		}
+	}
+	if err := <-executed; err != nil {
+		t.Errorf("execute() = %v", err)
+	}
+}
+
+// A DrainTimeout shorter than the settle's 20ms is kept: the request in
+// flight is cut at it, and execute still waits for its handler.
+func TestDrainTimeoutShorterThanTheSettle(t *testing.T) {
+	entered, release, cut := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(entered)
+		<-r.Context().Done()
+		cut <- context.Cause(r.Context())
+		<-release // ignores the cut a while
+	})}
+	ln := listen(t)
+	addr := ln.Addr().String()
+	execute, interrupt := troupe.HTTPServer(srv, troupe.Listener(ln), troupe.DrainTimeout(5*time.Millisecond))
+	executed := serveOn(execute)
+	client := newClient()
+	defer client.CloseIdleConnections()
+	got := fetch(client, "http://"+addr+"/")
+	<-entered
+	interrupt(nil)
+	if cause := <-cut; !errors.Is(cause, troupe.ErrDrainTimeout) {
+		t.Errorf("the handler's cause = %v, want ErrDrainTimeout", cause)
+	}
+	select {
+	case err := <-executed:
+		t.Fatalf("execute() = %v while a handler still ran", err)
+	default:
+	}
+	close(release)
+	if err := <-executed; !errors.Is(err, troupe.ErrDrainTimeout) {
+		t.Errorf("execute() = %v, want ErrDrainTimeout", err)
+	}
+	if body := <-got; body == "ok" {
+		t.Error("the cut request got an answer")
+	}
+}
+
+// With no request in flight, a DrainTimeout shorter than the settle ends
+// the drain clean: an idle kept-alive connection and a silent new one cut
+// nothing.
+func TestShortDrainTimeoutWithOpenConnectionsIsClean(t *testing.T) {
+	hook, seen := newConnSeen()
+	srv := &http.Server{Handler: okHandler(), ConnState: hook}
+	ln := listen(t)
+	addr := ln.Addr().String()
+	execute, interrupt := troupe.HTTPServer(srv, troupe.Listener(ln), troupe.DrainTimeout(2*time.Millisecond))
+	executed := serveOn(execute)
+	client := newClient()
+	defer client.CloseIdleConnections()
+	if body := <-fetch(client, "http://"+addr+"/"); body != "ok" {
+		t.Fatalf("got %q", body)
+	}
+	<-seen
+	silent, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	<-seen
+	interrupt(nil)
+	if err := <-executed; err != nil {
+		t.Errorf("execute() = %v", err)
+	}
+}
+
+// A streaming response begun before the stop (so without Connection:
+// close) is finished after it, whole; the client's next request on the
+// kept-alive connection is answered, told to close.
+func TestDrainFinishesAStreamBegunBeforeTheStop(t *testing.T) {
+	const chunks = 5
+	streaming, more := make(chan struct{}), make(chan struct{})
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	mux.HandleFunc("/stream", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "0")
+		w.(http.Flusher).Flush()
+		close(streaming)
+		<-more
+		for i := 1; i < chunks; i++ {
+			fmt.Fprint(w, i)
+			w.(http.Flusher).Flush()
+		}
+	})
+	ln := listen(t)
+	addr := ln.Addr().String()
+	execute, interrupt := troupe.HTTPServer(&http.Server{Handler: mux}, troupe.Listener(ln))
+	executed := serveOn(execute)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(time.Minute)) // a safety net only
+	r := bufio.NewReader(c)
+	fmt.Fprintf(c, "GET /stream HTTP/1.1\r\nHost: %s\r\n\r\n", addr)
+	<-streaming
+	interrupt(nil)
+	untilRefused(t, addr)
+	close(more)
+	if body, closing, err := readAnswer(r); err != nil || body != "01234" || closing {
+		t.Errorf("the stream: %q, Connection: close %v, %v", body, closing, err)
+	}
+	fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", addr)
+	if body, closing, err := readAnswer(r); err != nil || body != "ok" || !closing {
+		t.Errorf("the next request on the connection: %q, Connection: close %v, %v", body, closing, err)
+	}
+	if err := <-executed; err != nil {
+		t.Errorf("execute() = %v", err)
+	}
+}
+
+// A handler that hijacked its connection before the stop is told through
+// its context once the drain ends, and execute waits for it.
+func TestDrainWaitsForAHijackerAndTellsIt(t *testing.T) {
+	hijacked, returned := make(chan struct{}), make(chan struct{})
+	var handlerDone atomic.Bool
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer close(returned)
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close()
+		close(hijacked)
+		<-r.Context().Done()
+		handlerDone.Store(true)
+	})}
+	ln := listen(t)
+	addr := ln.Addr().String()
+	execute, interrupt := troupe.HTTPServer(srv, troupe.Listener(ln))
+	executed := serveOn(execute)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", addr)
+	<-hijacked
+	interrupt(nil)
+	err = <-executed
+	if !handlerDone.Load() {
+		t.Error("execute returned before the hijacking handler")
+	}
+	if err != nil {
+		t.Errorf("execute() = %v", err)
+	}
+	<-returned
+}
+
+// Other code's srv.Shutdown during the settle changes nothing: the request
+// in flight is answered, and execute returns once both are done.
+func TestShutdownByOthersDuringTheSettle(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(entered)
+		<-release
+		io.WriteString(w, "ok")
+	})}
+	ln := listen(t)
+	addr := ln.Addr().String()
+	execute, interrupt := troupe.HTTPServer(srv, troupe.Listener(ln))
+	executed := serveOn(execute)
+	client := newClient()
+	defer client.CloseIdleConnections()
+	got := fetch(client, "http://"+addr+"/")
+	<-entered
+	interrupt(nil)
+	untilRefused(t, addr)
+	shut := make(chan error, 1)
+	go func() { shut <- srv.Shutdown(context.Background()) }()
+	close(release)
+	if body := <-got; body != "ok" {
+		t.Errorf("the request in flight got %q", body)
+	}
+	if err := <-shut; err != nil {
+		t.Errorf("Shutdown() = %v", err)
+	}
+	if err := <-executed; err != nil {
+		t.Errorf("execute() = %v", err)
+	}
+}
+
+// An interrupt that races execute's start, in every order, leaves nothing
+// running and no data race.
+func TestInterruptRacingExecute(t *testing.T) {
+	const rounds = 50
+	for range rounds {
+		ln := listen(t)
+		srv := &http.Server{Handler: okHandler(), ErrorLog: log.New(io.Discard, "", 0)}
+		execute, interrupt := troupe.HTTPServer(srv, troupe.Listener(ln), troupe.DrainTimeout(time.Minute))
+		executed := serveOn(execute)
+		interrupt(nil)
+		if err := <-executed; err != nil {
+			t.Fatalf("execute() = %v", err)
+		}
+	}
+}
+
+// No ConnState hook of the caller's runs once execute has returned, under
+// load across the stop.
+func TestNoConnStateHookAfterExecute(t *testing.T) {
+	const rounds, clients = 5, 16
+	for range rounds {
+		var returned, late atomic.Bool
+		srv := &http.Server{Handler: okHandler(), ConnState: func(net.Conn, http.ConnState) {
+			if returned.Load() {
+				late.Store(true)
+			}
+		}}
+		ln := listen(t)
+		addr := ln.Addr().String()
+		execute, interrupt := troupe.HTTPServer(srv, troupe.Listener(ln))
+		executed := serveOn(execute)
+		untilServing(t, addr)
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for range clients {
+			wg.Go(func() {
+				client := &http.Client{Timeout: time.Minute, Transport: &http.Transport{}}
+				defer client.CloseIdleConnections()
+				for range 1_000 {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					resp, err := client.Get("http://" + addr + "/")
+					if err != nil {
+						return
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			})
+		}
+		interrupt(nil)
+		err := <-executed
+		returned.Store(true)
+		close(stop)
+		wg.Wait()
+		if err != nil {
+			t.Errorf("execute() = %v", err)
+		}
+		if late.Load() {
+			t.Fatal("a ConnState hook ran after execute returned")
+		}
+	}
+}
+
+// Under a Group with a StopDelay, responses say Connection: close from the
+// delay's start, and the drain after it serves the connections made during
+// the delay.
+func TestStopDelayThenTheDrain(t *testing.T) {
+	srv := &http.Server{Handler: okHandler()}
+	ln := listen(t)
+	addr := ln.Addr().String()
+	var g troupe.Group
+	g.ShutdownTimeout = time.Minute
+	g.StopDelay = 200 * time.Millisecond
+	g.Add(troupe.HTTPServer(srv, troupe.Listener(ln))).Name("http")
+	ran := make(chan error, 1)
+	go func() { ran <- g.Run() }()
+	untilServing(t, addr)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(time.Minute)) // a safety net only
+	r := bufio.NewReader(c)
+	fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", addr)
+	if _, closing, err := readAnswer(r); err != nil || closing {
+		t.Fatalf("before the stop: Connection: close %v, %v", closing, err)
+	}
+	late, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Stop()
+	untilRefused(t, addr)
+	if !askOnConn(late, addr) {
+		t.Error("a connection made before the stop was not served during the drain")
+	}
+	fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", addr)
+	if body, closing, err := readAnswer(r); err != nil || body != "ok" || !closing {
+		t.Errorf("a kept-alive connection during the drain: %q, Connection: close %v, %v", body, closing, err)
+	}
+	if err := <-ran; troupe.ExitCode(err) != 0 {
+		t.Errorf("Run() = %v", err)
+	}
+}
