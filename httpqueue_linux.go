@@ -12,22 +12,17 @@ import (
 // socket's accept queue, which Linux reports in TCP_INFO's unacked field
 // for a listener. known is false when it cannot tell.
 func acceptQueueLen(ln net.Listener) (n int, known bool) {
-	tl, ok := ln.(*net.TCPListener)
-	if !ok {
-		return 0, false
-	}
-	rc, err := tl.SyscallConn()
-	if err != nil {
-		return 0, false
-	}
 	var info syscall.TCPInfo
-	var errno syscall.Errno
-	err = rc.Control(func(fd uintptr) {
+	read := onListenerSocket(ln, func(fd int) error {
 		size := uint32(syscall.SizeofTCPInfo)
-		_, _, errno = syscall.Syscall6(syscall.SYS_GETSOCKOPT, fd, syscall.IPPROTO_TCP, syscall.TCP_INFO,
+		_, _, errno := syscall.Syscall6(syscall.SYS_GETSOCKOPT, uintptr(fd), syscall.IPPROTO_TCP, syscall.TCP_INFO,
 			uintptr(unsafe.Pointer(&info)), uintptr(unsafe.Pointer(&size)), 0)
+		if errno != 0 {
+			return errno
+		}
+		return nil
 	})
-	if err != nil || errno != 0 || info.State != tcpListen {
+	if !read || info.State != tcpListen {
 		return 0, false
 	}
 	return int(info.Unacked), true

@@ -23,6 +23,28 @@ const soBindToIfindex = 62
 // group, and the SYNs hashed to it are dropped, not refused, so their
 // dials stall until the client resends.
 func refuseNewConnections(ln net.Listener) bool {
+	return onListenerSocket(ln, func(fd int) error {
+		if reuse, err := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, soReusePort); err != nil || reuse != 0 {
+			return errors.Join(err, errReusePort)
+		}
+		return syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, soBindToIfindex, math.MaxInt32)
+	})
+}
+
+// allowNewConnections undoes refuseNewConnections before the socket is
+// closed: the binding belongs to the socket, not to this descriptor, and
+// another process may hold the socket too (systemd, for the next start).
+func allowNewConnections(ln net.Listener) {
+	onListenerSocket(ln, func(fd int) error { // nothing else to do if it fails
+		return syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, soBindToIfindex, 0)
+	})
+}
+
+var errReusePort = errors.New("troupe: listener in an SO_REUSEPORT group, or one that cannot tell")
+
+// onListenerSocket calls f with the socket of a TCP listener, and reports
+// whether ln is one and f succeeded.
+func onListenerSocket(ln net.Listener, f func(fd int) error) bool {
 	tl, ok := ln.(*net.TCPListener)
 	if !ok {
 		return false
@@ -31,31 +53,7 @@ func refuseNewConnections(ln net.Listener) bool {
 	if err != nil {
 		return false
 	}
-	var serr error
-	err = rc.Control(func(fd uintptr) {
-		var reuse int
-		if reuse, serr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, soReusePort); serr == nil && reuse != 0 {
-			serr = errReusePort
-			return
-		}
-		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, soBindToIfindex, math.MaxInt32)
-	})
-	return err == nil && serr == nil
+	var ferr error
+	err = rc.Control(func(fd uintptr) { ferr = f(int(fd)) })
+	return err == nil && ferr == nil
 }
-
-// allowNewConnections undoes refuseNewConnections before the socket is
-// closed: the binding belongs to the socket, not to this descriptor, and
-// another process may hold the socket too (systemd, for the next start).
-func allowNewConnections(ln net.Listener) {
-	tl, ok := ln.(*net.TCPListener)
-	if !ok {
-		return
-	}
-	if rc, err := tl.SyscallConn(); err == nil {
-		rc.Control(func(fd uintptr) {
-			syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, soBindToIfindex, 0) // nothing else to do if it fails
-		})
-	}
-}
-
-var errReusePort = errors.New("troupe: listener in an SO_REUSEPORT group")

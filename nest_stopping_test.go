@@ -31,17 +31,10 @@ func TestGrandchildShutdownMakesTheOutermostStopping(t *testing.T) {
 	ran := runReady(t, &top)
 
 	close(fail)
-	deadline := time.Now().Add(2 * time.Second)
-	for mid.State() != troupe.Stopping && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	if mid.State() != troupe.Stopping {
-		t.Fatalf("mid is %v", mid.State())
-	}
-	time.Sleep(50 * time.Millisecond)
-	if s := top.State(); s != troupe.Stopping {
-		t.Errorf("the innermost group is draining and its parent is %v, but the outermost group is %v", mid.State(), s)
-	}
+	eventually(t, "mid is stopping", func() bool { return mid.State() == troupe.Stopping })
+	// The outermost group hears of it from the same goroutine, a moment
+	// later; it must get there while the innermost group still drains.
+	eventually(t, "the outermost group is stopping while the innermost drains", func() bool { return top.State() == troupe.Stopping })
 	close(letGo)
 	if err := <-ran; err == nil {
 		t.Error("Run() = nil")

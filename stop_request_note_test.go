@@ -3,6 +3,7 @@ package troupe_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,8 @@ import (
 // both, and the failure must be kept.
 func TestFailureJoinedToAStopRequestIsKept(t *testing.T) {
 	var top, mid troupe.Group
+	logs := &capture{}
+	top.Logger = slog.New(logs) // to see the stop delay begin
 	top.StopDelay = 300 * time.Millisecond
 	top.ShutdownTimeout = 10 * time.Second
 	errFlush := errors.New("flush failed")
@@ -24,8 +27,8 @@ func TestFailureJoinedToAStopRequestIsKept(t *testing.T) {
 	top.Go(func(ctx context.Context) error { <-ctx.Done(); return nil }).Name("t")
 	ran := runReady(t, &top)
 	top.Stop()
-	time.Sleep(50 * time.Millisecond) // within top's stop delay
-	mid.Stop()
+	eventually(t, "top's stop delay begins", func() bool { _, ok := logs.find("stop delay begun: not ready, still serving"); return ok })
+	mid.Stop() // within top's stop delay
 	err := <-ran
 	t.Logf("Run() = %v; ExitCode %d", err, troupe.ExitCode(err))
 	if !errors.Is(err, errFlush) || !strings.Contains(errString(err), "flush failed") {
