@@ -34,17 +34,19 @@ import (
 // socket closes once no connection has arrived for 20ms; and Shutdown
 // comes once every HTTP/1 connection has closed. A connection accepted
 // whose request has not arrived is waited for, up to the 5s that Shutdown
-// itself allows it. A kept-alive connection on which no whole request
-// header has arrived for 100ms since the drain began, whose client was
-// told nothing, is left to Shutdown, which closes it: closing it is the
-// one way to end it, and a request its client is sending at that moment
-// may fail, or be resent by the client. All of it counts against
+// itself allows it, and so is a kept-alive connection on which the next
+// request has begun to arrive. A kept-alive connection on which nothing
+// has arrived for 100ms since the drain began, whose client was told
+// nothing, is left to Shutdown, which closes it: closing it is the one way
+// to end it, and a request its client begins to send at that moment may
+// fail, or be resent by the client. All of it counts against
 // [DrainTimeout], and the drain takes at least 20ms. The socket's own
 // binding is undone before it closes, so another process that holds the
 // same socket (systemd, for the next start) takes connections again; but
 // while the queue drains it refuses them too.
 //
-// A server that may speak HTTP/2 (the [TLS] option, or unencrypted
+// A server that may speak HTTP/2 (the [TLS] option, unless the server's
+// Protocols or an empty TLSNextProto switch HTTP/2 off, or unencrypted
 // HTTP/2) drains with Shutdown at once: its HTTP/2 clients hear of the
 // stop only from Shutdown's GOAWAY, and would otherwise go on sending
 // until the deadline. So does a [Listener] that is not a

@@ -91,6 +91,92 @@ func TestDrainServesAHeaderTrickledAcrossTheStopOnANewConnection(t *testing.T) {
 	}
 }
 
+// A kept-alive connection on which the next request begins after the
+// stop, its header arriving slowly across the idle grace, is waited for
+// and served: net/http reports the connection idle until the whole header
+// is in, and Shutdown would close it mid-request.
+func TestDrainServesAKeptAliveRequestTrickledAcrossTheIdleGrace(t *testing.T) {
+	idle := make(chan struct{}, 1)
+	srv := &http.Server{Handler: okHandler(), ConnState: func(c net.Conn, s http.ConnState) {
+		if s == http.StateIdle {
+			select {
+			case idle <- struct{}{}:
+			default:
+			}
+		}
+	}}
+	ln := listen(t)
+	addr := ln.Addr().String()
+	execute, interrupt := troupe.HTTPServer(srv, troupe.Listener(ln))
+	executed := serveOn(execute)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(time.Minute)) // a safety net only
+	answers := bufio.NewReader(c)
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: "+addr+"\r\n\r\n")
+	if body, closing, err := readAnswer(answers); err != nil || body != "ok" || closing {
+		t.Fatalf("before the stop: %q, Connection: close %v, %v", body, closing, err)
+	}
+	<-idle
+	interrupt(nil)
+	untilRefused(t, addr)
+	io.WriteString(c, "GET / HTTP/1.1\r\n")
+	// The client under test is slow: the rest of its header comes well
+	// after the drain's 100ms idle grace has passed.
+	time.Sleep(300 * time.Millisecond)
+	io.WriteString(c, "Host: "+addr+"\r\n\r\n")
+	body, closing, err := readAnswer(answers)
+	if err != nil || body != "ok" || !closing {
+		t.Errorf("the trickled request got %q, Connection: close %v, %v", body, closing, err)
+	}
+	if err := <-executed; err != nil {
+		t.Errorf("execute() = %v", err)
+	}
+}
+
+// A kept-alive connection whose next request header never completes holds
+// the drain no longer than its DrainTimeout: the connection is closed, and
+// the drain ends clean, as no handler ran.
+func TestDrainEndsAtItsTimeoutWithAHeaderThatNeverCompletes(t *testing.T) {
+	idle := make(chan struct{}, 1)
+	srv := &http.Server{Handler: okHandler(), ConnState: func(c net.Conn, s http.ConnState) {
+		if s == http.StateIdle {
+			select {
+			case idle <- struct{}{}:
+			default:
+			}
+		}
+	}}
+	ln := listen(t)
+	addr := ln.Addr().String()
+	execute, interrupt := troupe.HTTPServer(srv, troupe.Listener(ln), troupe.DrainTimeout(300*time.Millisecond))
+	executed := serveOn(execute)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(time.Minute)) // a safety net only
+	answers := bufio.NewReader(c)
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: "+addr+"\r\n\r\n")
+	if body, _, err := readAnswer(answers); err != nil || body != "ok" {
+		t.Fatalf("before the stop: %q, %v", body, err)
+	}
+	<-idle
+	interrupt(nil)
+	untilRefused(t, addr)
+	io.WriteString(c, "GET / HTTP/1.1\r\n")
+	if err := <-executed; err != nil {
+		t.Errorf("execute() = %v", err)
+	}
+	if _, err := answers.ReadByte(); err == nil {
+		t.Error("the connection with half a header got an answer")
+	}
+}
+
 // An IPv6 listener settles as an IPv4 one does: dials are refused, and
 // the connections made before the stop are served.
 func TestDrainOnIPv6Loopback(t *testing.T) {

@@ -7,6 +7,8 @@ package troupe_test
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -280,5 +282,62 @@ func TestHTTPStopRefusesNewDialsAtOnceAndServesEveryConnectionItTook(t *testing.
 	}
 	if err := <-executed; err != nil {
 		t.Errorf("execute() = %v", err)
+	}
+}
+
+// A TLS server whose HTTP/2 is switched off settles as a plain one does: a
+// connection whose handshake was done before the stop, and whose request
+// comes only once new dials are refused, is served and told to close. A
+// plain Shutdown drops that request, as it drops any it reads once begun.
+func TestHTTPSWithoutHTTP2ServesARequestSentAfterTheStop(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		http2IsOff func(*http.Server)
+	}{
+		{"empty TLSNextProto", func(srv *http.Server) {
+			srv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){}
+		}},
+		{"Protocols without HTTP/2", func(srv *http.Server) {
+			var p http.Protocols
+			p.SetHTTP1(true)
+			srv.Protocols = &p
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cert := selfSigned(t)
+			srv := &http.Server{
+				TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}},
+				Handler:   http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }),
+			}
+			tc.http2IsOff(srv)
+			ln := listen(t)
+			addr := ln.Addr().String()
+			execute, interrupt := troupe.HTTPServer(srv, troupe.Listener(ln), troupe.TLS("", ""))
+			executed := make(chan error, 1)
+			go func() { executed <- execute() }()
+			pool := x509.NewCertPool()
+			pool.AddCert(cert.Leaf)
+			c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, NextProtos: []string{"h2", "http/1.1"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(time.Minute)) // a safety net only
+			interrupt(nil)
+			untilRefused(t, addr)
+			fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", addr)
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatalf("the request sent after the stop: %v", err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil || string(body) != "ok" || !resp.Close {
+				t.Errorf("the request sent after the stop got %q, Connection: close %v, %v", body, resp.Close, err)
+			}
+			if err := <-executed; err != nil {
+				t.Errorf("execute() = %v", err)
+			}
+		})
 	}
 }

@@ -3,9 +3,11 @@ package troupe_test
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,6 +69,102 @@ func TestHTTP2IdleConnectionDoesNotHoldTheDrain(t *testing.T) {
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}}
 	defer client.CloseIdleConnections()
 	if body := <-fetch(client, "https://"+ln.Addr().String()+"/"); body != "HTTP/2.0" {
+		t.Fatalf("got %q, want an HTTP/2 answer", body)
+	}
+	began := time.Now()
+	interrupt(nil)
+	if err := <-executed; err != nil {
+		t.Errorf("execute() = %v", err)
+	}
+	if d := time.Since(began); d > drainTimeout/2 {
+		t.Errorf("the drain took %v with an idle HTTP/2 connection open", d)
+	}
+}
+
+// h2cProtocols gives the Protocols of a server that speaks HTTP/1 and
+// HTTP/2 without TLS, and of a client that speaks HTTP/2 to it by prior
+// knowledge.
+func h2cProtocols() (server, client *http.Protocols) {
+	server, client = new(http.Protocols), new(http.Protocols)
+	server.SetHTTP1(true)
+	server.SetUnencryptedHTTP2(true)
+	client.SetUnencryptedHTTP2(true)
+	return server, client
+}
+
+// Over HTTP/2 without TLS, whose connections net/http reports only as new
+// and closed, the drain waits for each connection to close: every request
+// in flight at the stop gets its whole answer, larger than the socket
+// buffers hold, before execute returns.
+func TestH2CDrainAnswersEveryRequestInFlightWhole(t *testing.T) {
+	const inFlight, size = 20, 1 << 20
+	entered, release := make(chan struct{}, inFlight), make(chan struct{})
+	answer := strings.Repeat("x", size)
+	serverProtocols, clientProtocols := h2cProtocols()
+	srv := &http.Server{Protocols: serverProtocols, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		<-release
+		io.WriteString(w, answer)
+	})}
+	ln := listen(t)
+	execute, interrupt := troupe.HTTPServer(srv, troupe.Listener(ln), troupe.DrainTimeout(time.Minute))
+	executed := make(chan error, 1)
+	go func() { executed <- execute() }()
+	client := &http.Client{Transport: &http.Transport{Protocols: clientProtocols}, Timeout: time.Minute}
+	defer client.CloseIdleConnections()
+	answered := make(chan error, inFlight)
+	for range inFlight {
+		go func() {
+			resp, err := client.Get("http://" + ln.Addr().String() + "/")
+			if err != nil {
+				answered <- err
+				return
+			}
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			switch {
+			case err != nil:
+				answered <- fmt.Errorf("after %d bytes: %w", len(body), err)
+			case resp.ProtoMajor != 2 || len(body) != size:
+				answered <- fmt.Errorf("%s answer of %d bytes", resp.Proto, len(body))
+			default:
+				answered <- nil
+			}
+		}()
+	}
+	for range inFlight {
+		<-entered
+	}
+	interrupt(nil)
+	select {
+	case err := <-executed:
+		t.Fatalf("execute() = %v while its handlers still ran", err)
+	default:
+	}
+	close(release)
+	for range inFlight {
+		if err := <-answered; err != nil {
+			t.Error(err)
+		}
+	}
+	if err := <-executed; err != nil {
+		t.Errorf("execute() = %v", err)
+	}
+}
+
+// An idle HTTP/2 connection without TLS does not hold the drain: the
+// server closes it once Shutdown's GOAWAY is out.
+func TestH2CIdleConnectionDoesNotHoldTheDrain(t *testing.T) {
+	const drainTimeout = time.Minute
+	serverProtocols, clientProtocols := h2cProtocols()
+	srv := &http.Server{Protocols: serverProtocols, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, r.Proto) })}
+	ln := listen(t)
+	execute, interrupt := troupe.HTTPServer(srv, troupe.Listener(ln), troupe.DrainTimeout(drainTimeout))
+	executed := make(chan error, 1)
+	go func() { executed <- execute() }()
+	client := &http.Client{Transport: &http.Transport{Protocols: clientProtocols}, Timeout: time.Minute}
+	defer client.CloseIdleConnections()
+	if body := <-fetch(client, "http://"+ln.Addr().String()+"/"); body != "HTTP/2.0" {
 		t.Fatalf("got %q, want an HTTP/2 answer", body)
 	}
 	began := time.Now()

@@ -38,12 +38,15 @@ type requests struct {
 	shutdownOnce     sync.Once
 	idle             chan struct{} // closed when no request is left, if someone waits
 	unencryptedHTTP2 bool          // the server speaks HTTP/2 without TLS
+	tlsHTTP2         bool          // the server may speak HTTP/2 over TLS, if it serves TLS
 }
 
-// connInfo is a connection's last state and when ConnState reported it.
+// connInfo is a connection's last state, when ConnState reported it, and
+// how many bytes had arrived on it by then.
 type connInfo struct {
-	state http.ConnState
-	since time.Time
+	state    http.ConnState
+	since    time.Time
+	received uint64
 }
 
 func newRequests() *requests {
@@ -86,7 +89,7 @@ func (q *requests) hook(srv *http.Server) {
 		if q.conns == nil {
 			q.conns = make(map[net.Conn]connInfo)
 		}
-		q.conns[c] = connInfo{state, now}
+		q.conns[c] = connInfo{state, now, received(c)}
 		if state == http.StateNew {
 			q.lastNew = now
 		}
@@ -97,6 +100,7 @@ func (q *requests) hook(srv *http.Server) {
 		}
 	}
 	q.unencryptedHTTP2 = srv.Protocols != nil && srv.Protocols.UnencryptedHTTP2()
+	q.tlsHTTP2 = tlsMaySpeakHTTP2(srv) // before Serve, which sets TLSNextProto
 	srv.RegisterOnShutdown(func() { q.shutdownOnce.Do(func() { close(q.shutdownBegan) }) })
 	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q.handlerBegan()
@@ -172,20 +176,20 @@ func (q *requests) tellClose() bool {
 // idleNow reports whether no handler runs and every open connection is
 // idle between requests, its last response written out; q.mu is held. A
 // connection just accepted (StateNew) is not idle: its request may be on
-// its way. Nor is an idle HTTP/2 connection, for this purpose: its last
-// frames may still wait in its buffer, which Shutdown's own poll leaves
-// time to flush; HTTP/1 writes a response out before the connection goes
-// idle. A server that speaks HTTP/2 without TLS, where a connection does
-// not say which it speaks, is left to Shutdown.
+// its way. Nor is an HTTP/2 connection, for this purpose, though its
+// server reports it idle between streams: its last frames may still wait
+// in its buffer, so the wait lasts until the server closes it, which it
+// does once GOAWAY has gone out and its last stream is done. HTTP/1
+// writes a response out before the connection goes idle.
 func (q *requests) idleNow() bool {
-	if q.handlers > 0 || q.unencryptedHTTP2 {
+	if q.handlers > 0 {
 		return false
 	}
 	for c, ci := range q.conns {
 		if ci.state != http.StateIdle {
 			return false
 		}
-		if tc, ok := c.(*tls.Conn); ok && tc.ConnectionState().NegotiatedProtocol == "h2" {
+		if speaksHTTP2(c) {
 			return false
 		}
 	}
@@ -349,10 +353,53 @@ type cutConn struct {
 	net.Conn
 	q        *requests
 	hijacked atomic.Bool
+	// received counts the bytes read: net/http reports a kept-alive
+	// connection idle until a whole request header has arrived, and the
+	// drain must not take one whose header is on its way for idle.
+	received atomic.Uint64
+	// unencryptedHTTP2 is set once the connection has begun with HTTP/2's
+	// preface, on a server that speaks HTTP/2 without TLS: nothing else
+	// tells such a connection from an HTTP/1 one.
+	unencryptedHTTP2 atomic.Bool
+	start            [len(h2cPrefaceStart)]byte // the first bytes read, while fewer than that have been
 }
+
+// h2cPrefaceStart begins HTTP/2's connection preface. No HTTP/1 request
+// begins with it: PRI is no method that a client sends.
+const h2cPrefaceStart = "PRI * HTTP/2.0"
 
 // NetConn returns the connection that c wraps.
 func (c *cutConn) NetConn() net.Conn { return c.Conn }
+
+func (c *cutConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		before := c.received.Add(uint64(n)) - uint64(n)
+		if c.q.unencryptedHTTP2 && before < uint64(len(c.start)) {
+			c.sawStart(before, p[:n])
+		}
+	}
+	return n, err
+}
+
+// sawStart keeps the first bytes read, which begin at offset at of the
+// connection, and marks the connection once they show HTTP/2's preface.
+// Only the connection's own goroutine reads it this early.
+func (c *cutConn) sawStart(at uint64, read []byte) {
+	filled := int(at) + copy(c.start[at:], read)
+	if filled == len(c.start) && string(c.start[:]) == h2cPrefaceStart {
+		c.unencryptedHTTP2.Store(true)
+	}
+}
+
+// received gives how many bytes have arrived on a connection that
+// ConnState reports; 0 for one the adapter did not wrap.
+func received(c net.Conn) uint64 {
+	if cc := asCutConn(c); cc != nil {
+		return cc.received.Load()
+	}
+	return 0
+}
 
 func (c *cutConn) Write(p []byte) (int, error) {
 	if err := c.checkCut(); err != nil {

@@ -52,7 +52,9 @@ const (
 //     idle since the drain began for idleGrace (their clients send
 //     nothing) and those silent since their accept for newConnPatience;
 //     Shutdown closes those. A connection accepted but whose request has
-//     not arrived is waited for, never cut.
+//     not arrived is waited for, never cut; so is a kept-alive one on
+//     which a byte of the next request has arrived, for as long as a new
+//     one, since net/http reports it idle until the whole header is in.
 //
 // HTTP/2 does not honour Connection: close; its connections are left to
 // Shutdown's GOAWAY, which tells clients which requests were taken, so
@@ -69,7 +71,7 @@ func (s *httpActor) settle(ln *cutListener, deadline time.Time) {
 	// HTTP/2 clients hear of the stop only from Shutdown's GOAWAY, and
 	// would go on sending, and be cut at the deadline, while the settle
 	// waited for its HTTP/1 connections.
-	if s.opts.tls || s.requests.unencryptedHTTP2 || !refuseNewConnections(ln.Listener) {
+	if (s.opts.tls && s.requests.tlsHTTP2) || s.requests.unencryptedHTTP2 || !refuseNewConnections(ln.Listener) {
 		return
 	}
 	q := s.requests
@@ -147,6 +149,12 @@ func (q *requests) unsettled(now, began time.Time) (next time.Time, done bool) {
 				continue
 			}
 			until = later(began, ci.since).Add(idleGrace)
+			if received(c) != ci.received {
+				// Its next request has begun to arrive: its response
+				// will say Connection: close. A header that never
+				// completes is waited for as a silent new connection is.
+				until = later(began, ci.since).Add(newConnPatience)
+			}
 		}
 		if now.Before(until) {
 			done = false
@@ -156,11 +164,27 @@ func (q *requests) unsettled(now, began time.Time) (next time.Time, done bool) {
 	return next, done
 }
 
-// speaksHTTP2 reports whether a connection that has had a request speaks
-// HTTP/2 over TLS; its handshake is over, so this does not wait for it.
+// tlsMaySpeakHTTP2 reports whether srv would offer HTTP/2 over TLS, by
+// net/http's own rule: its Protocols if set, and otherwise a TLSNextProto
+// map without "h2" switches it off. GODEBUG=http2server=0 is not seen
+// here; such a server is taken to speak HTTP/2, and drains with Shutdown.
+func tlsMaySpeakHTTP2(srv *http.Server) bool {
+	if srv.Protocols != nil {
+		return srv.Protocols.HTTP2()
+	}
+	_, h2 := srv.TLSNextProto["h2"]
+	return srv.TLSNextProto == nil || h2
+}
+
+// speaksHTTP2 reports whether a connection that its server reported
+// active or idle speaks HTTP/2: over TLS, its handshake is over, so this
+// does not wait for it; without, it began with HTTP/2's preface.
 func speaksHTTP2(c net.Conn) bool {
-	tc, ok := c.(*tls.Conn)
-	return ok && tc.ConnectionState().NegotiatedProtocol == "h2"
+	if tc, ok := c.(*tls.Conn); ok {
+		return tc.ConnectionState().NegotiatedProtocol == "h2"
+	}
+	cc, ok := c.(*cutConn)
+	return ok && cc.unencryptedHTTP2.Load()
 }
 
 // hold closes the socket, so that the port is free and nothing more is

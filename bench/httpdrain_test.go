@@ -32,34 +32,41 @@ import (
 //   - close: http.Server.Close;
 //   - troupe-h2: the adapter again, serving HTTP/2 over TLS to HTTP/2
 //     clients, whose connections ignore Connection: close and end with
-//     Shutdown's GOAWAY.
+//     Shutdown's GOAWAY;
+//   - troupe-h2c: the same, over unencrypted HTTP/2 (prior knowledge).
 func BenchmarkHTTPDrain(b *testing.B) {
 	for _, lib := range []struct {
 		name  string
-		h2    bool
+		proto protocol
 		group func(srv *http.Server, ln net.Listener, stop <-chan struct{}) func() error
 	}{
-		{"troupe", false, func(srv *http.Server, ln net.Listener, stop <-chan struct{}) func() error {
+		{"troupe", http1, func(srv *http.Server, ln net.Listener, stop <-chan struct{}) func() error {
 			g := &troupe.Group{}
 			g.Add(troupe.HTTPServer(srv, troupe.Listener(ln)))
 			g.Add(waitFor(stop))
 			return g.Run
 		}},
-		{"oklog-recipe", false, func(srv *http.Server, ln net.Listener, stop <-chan struct{}) func() error {
+		{"oklog-recipe", http1, func(srv *http.Server, ln net.Listener, stop <-chan struct{}) func() error {
 			g := &run.Group{}
 			g.Add(func() error { return srv.Serve(ln) }, func(error) { ln.Close() })
 			g.Add(waitFor(stop))
 			return g.Run
 		}},
-		{"close", false, func(srv *http.Server, ln net.Listener, stop <-chan struct{}) func() error {
+		{"close", http1, func(srv *http.Server, ln net.Listener, stop <-chan struct{}) func() error {
 			g := &run.Group{}
 			g.Add(func() error { return srv.Serve(ln) }, func(error) { srv.Close() })
 			g.Add(waitFor(stop))
 			return g.Run
 		}},
-		{"troupe-h2", true, func(srv *http.Server, ln net.Listener, stop <-chan struct{}) func() error {
+		{"troupe-h2", http2TLS, func(srv *http.Server, ln net.Listener, stop <-chan struct{}) func() error {
 			g := &troupe.Group{}
 			g.Add(troupe.HTTPServer(srv, troupe.Listener(ln), troupe.TLS("", "")))
+			g.Add(waitFor(stop))
+			return g.Run
+		}},
+		{"troupe-h2c", http2Unencrypted, func(srv *http.Server, ln net.Listener, stop <-chan struct{}) func() error {
+			g := &troupe.Group{}
+			g.Add(troupe.HTTPServer(srv, troupe.Listener(ln)))
 			g.Add(waitFor(stop))
 			return g.Run
 		}},
@@ -68,7 +75,7 @@ func BenchmarkHTTPDrain(b *testing.B) {
 			var dropped, served int64
 			var drain, afterLast time.Duration
 			for b.Loop() {
-				d, s, t, a := drainUnderLoad(b, lib.h2, lib.group)
+				d, s, t, a := drainUnderLoad(b, lib.proto, lib.group)
 				dropped, served, drain, afterLast = dropped+d, served+s, drain+t, afterLast+a
 			}
 			b.ReportMetric(float64(dropped)/float64(b.N), "dropped/op")
@@ -78,6 +85,15 @@ func BenchmarkHTTPDrain(b *testing.B) {
 		})
 	}
 }
+
+// protocol is what the clients and the server of a drain speak.
+type protocol int
+
+const (
+	http1            protocol = iota
+	http2TLS                  // HTTP/2 over TLS
+	http2Unencrypted          // HTTP/2 without TLS, by prior knowledge
+)
 
 func waitFor(stop <-chan struct{}) (func() error, func(error)) {
 	quit := make(chan struct{})
@@ -93,7 +109,7 @@ func waitFor(stop <-chan struct{}) (func() error, func(error)) {
 		}
 }
 
-func drainUnderLoad(b *testing.B, h2 bool, group func(*http.Server, net.Listener, <-chan struct{}) func() error) (dropped, served int64, drain, afterLast time.Duration) {
+func drainUnderLoad(b *testing.B, proto protocol, group func(*http.Server, net.Listener, <-chan struct{}) func() error) (dropped, served int64, drain, afterLast time.Duration) {
 	const clients, work, loadAtMost = 32, 100 * time.Millisecond, 10 * time.Second
 	var accepted, ok, lastAnswer atomic.Int64
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -113,10 +129,16 @@ func drainUnderLoad(b *testing.B, h2 bool, group func(*http.Server, net.Listener
 	}
 	url := "http://" + ln.Addr().String() + "/"
 	transport := &http.Transport{MaxIdleConnsPerHost: clients}
-	if h2 {
+	switch proto {
+	case http2TLS:
 		url = "https://" + ln.Addr().String() + "/"
 		srv.TLSConfig, transport.TLSClientConfig = selfSignedTLS(b)
 		transport.ForceAttemptHTTP2 = true
+	case http2Unencrypted:
+		srv.Protocols, transport.Protocols = new(http.Protocols), new(http.Protocols)
+		srv.Protocols.SetHTTP1(true)
+		srv.Protocols.SetUnencryptedHTTP2(true)
+		transport.Protocols.SetUnencryptedHTTP2(true)
 	}
 	stop := make(chan struct{})
 	runGroup := group(srv, ln, stop)
