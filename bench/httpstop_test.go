@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -31,33 +32,19 @@ import (
 // connection per request (conn=new) or keep them alive (conn=keepalive):
 //
 //   - troupe: the HTTPServer adapter;
-//   - shutdown: http.Server.Shutdown, with a deadline.
+//   - shutdown: http.Server.Shutdown, with a deadline;
+//
+// and both again over TLS with HTTP/2 switched off (-tls-h1).
 func BenchmarkHTTPStopMoment(b *testing.B) {
 	for _, lib := range []struct {
 		name  string
+		tls   bool
 		group func(srv *http.Server, ln net.Listener, stop <-chan struct{}) func() error
 	}{
-		{"troupe", func(srv *http.Server, ln net.Listener, stop <-chan struct{}) func() error {
-			g := &troupe.Group{}
-			g.Add(troupe.HTTPServer(srv, troupe.Listener(ln)))
-			g.Add(waitFor(stop))
-			return g.Run
-		}},
-		{"shutdown", func(srv *http.Server, ln net.Listener, stop <-chan struct{}) func() error {
-			g := &run.Group{}
-			g.Add(func() error {
-				if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-					return err
-				}
-				return nil
-			}, func(error) {
-				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-				defer cancel()
-				srv.Shutdown(ctx)
-			})
-			g.Add(waitFor(stop))
-			return g.Run
-		}},
+		{"troupe", false, troupeServing()},
+		{"shutdown", false, shutdownServing(false)},
+		{"troupe-tls-h1", true, troupeServing(troupe.TLS("", ""))},
+		{"shutdown-tls-h1", true, shutdownServing(true)},
 	} {
 		for _, keepAlive := range []bool{false, true} {
 			mode := "new"
@@ -68,7 +55,7 @@ func BenchmarkHTTPStopMoment(b *testing.B) {
 				var dropped, retried []int64
 				var drain time.Duration
 				for b.Loop() {
-					d, r, t := stopUnderLoad(b, lib.group, keepAlive)
+					d, r, t := stopUnderLoad(b, lib.group, keepAlive, lib.tls)
 					dropped, retried, drain = append(dropped, d), append(retried, r), drain+t
 				}
 				sum := func(s []int64) (n int64) {
@@ -88,9 +75,40 @@ func BenchmarkHTTPStopMoment(b *testing.B) {
 	}
 }
 
+func troupeServing(opts ...troupe.ServerOption) func(*http.Server, net.Listener, <-chan struct{}) func() error {
+	return func(srv *http.Server, ln net.Listener, stop <-chan struct{}) func() error {
+		g := &troupe.Group{}
+		g.Add(troupe.HTTPServer(srv, append([]troupe.ServerOption{troupe.Listener(ln)}, opts...)...))
+		g.Add(waitFor(stop))
+		return g.Run
+	}
+}
+
+func shutdownServing(withTLS bool) func(*http.Server, net.Listener, <-chan struct{}) func() error {
+	return func(srv *http.Server, ln net.Listener, stop <-chan struct{}) func() error {
+		g := &run.Group{}
+		g.Add(func() error {
+			serve := func() error { return srv.Serve(ln) }
+			if withTLS {
+				serve = func() error { return srv.ServeTLS(ln, "", "") }
+			}
+			if err := serve(); !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		}, func(error) {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			srv.Shutdown(ctx)
+		})
+		g.Add(waitFor(stop))
+		return g.Run
+	}
+}
+
 // stopUnderLoad runs one stop: it loads the server for a second, stops it,
 // and waits for Run and the clients.
-func stopUnderLoad(b *testing.B, group func(*http.Server, net.Listener, <-chan struct{}) func() error, keepAlive bool) (dropped, retried int64, drain time.Duration) {
+func stopUnderLoad(b *testing.B, group func(*http.Server, net.Listener, <-chan struct{}) func() error, keepAlive, withTLS bool) (dropped, retried int64, drain time.Duration) {
 	const clients, loadFor, loadAtMost = 64, time.Second, 30 * time.Second
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(time.Millisecond) // simulated work
@@ -101,12 +119,17 @@ func stopUnderLoad(b *testing.B, group func(*http.Server, net.Listener, <-chan s
 		b.Fatal(err)
 	}
 	url := "http://" + ln.Addr().String() + "/"
+	transport := &http.Transport{MaxIdleConnsPerHost: clients, DisableKeepAlives: !keepAlive}
+	if withTLS {
+		url = "https://" + ln.Addr().String() + "/"
+		srv.TLSConfig, transport.TLSClientConfig = selfSignedTLS(b)
+		srv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){} // HTTP/1 only
+	}
 	stop := make(chan struct{})
 	ran := make(chan error, 1)
 	runGroup := group(srv, ln, stop)
 	go func() { ran <- runGroup() }()
 
-	transport := &http.Transport{MaxIdleConnsPerHost: clients, DisableKeepAlives: !keepAlive}
 	defer transport.CloseIdleConnections()
 	client := &http.Client{Transport: transport, Timeout: time.Minute}
 	var drops, retries atomic.Int64
