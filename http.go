@@ -118,6 +118,7 @@ func (s *httpActor) execute() error {
 	}
 	s.requests.hook(s.srv)
 	served := newCutListener(ln, s.requests)
+	served.ownSocket = s.opts.listener == nil
 	s.served.Store(served)
 	if s.opts.tls {
 		err = s.srv.ServeTLS(served, s.opts.certFile, s.opts.keyFile)

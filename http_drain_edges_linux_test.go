@@ -137,6 +137,82 @@ func TestDrainServesAKeptAliveRequestTrickledAcrossTheIdleGrace(t *testing.T) {
 	}
 }
 
+// idleSeen gives a ConnState hook that reports each StateIdle.
+func idleSeen() (func(net.Conn, http.ConnState), <-chan struct{}) {
+	idle := make(chan struct{}, 64)
+	return func(c net.Conn, s http.ConnState) {
+		if s == http.StateIdle {
+			select {
+			case idle <- struct{}{}:
+			default:
+			}
+		}
+	}, idle
+}
+
+// The start of the next request can reach net/http before the connection
+// is reported idle: written right behind the previous request, it is read
+// with it; written as soon as the answer is in, net/http's background
+// read takes its first byte while the handler finishes. Either way the
+// request has begun, and is waited for across the idle grace and served.
+func TestDrainServesANextRequestThatBeganBeforeTheConnectionWentIdle(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		behind    string        // sent in the same write as the first request
+		early     string        // sent as soon as the first answer is in
+		afterward time.Duration // the handler's work once its answer is out
+	}{
+		{"written behind the previous request", "GET / HTTP/1.1\r\n", "", 0},
+		{"a byte as the answer arrives, the handler working on", "", "G", 100 * time.Millisecond},
+		{"a byte as the answer arrives, the handler returning", "", "G", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hook, idle := idleSeen()
+			first := make(chan struct{}, 1)
+			srv := &http.Server{ConnState: hook, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Length", "2")
+				io.WriteString(w, "ok")
+				w.(http.Flusher).Flush()
+				select {
+				case <-first:
+					time.Sleep(tc.afterward) // simulated work after answering
+				default:
+				}
+			})}
+			ln := listen(t)
+			addr := ln.Addr().String()
+			execute, interrupt := troupe.HTTPServer(srv, troupe.Listener(ln), troupe.DrainTimeout(10*time.Second))
+			executed := serveOn(execute)
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(time.Minute)) // a safety net only
+			answers := bufio.NewReader(c)
+			first <- struct{}{}
+			io.WriteString(c, "GET / HTTP/1.1\r\nHost: "+addr+"\r\n\r\n"+tc.behind)
+			if body, closing, err := readAnswer(answers); err != nil || body != "ok" || closing {
+				t.Fatalf("before the stop: %q, Connection: close %v, %v", body, closing, err)
+			}
+			io.WriteString(c, tc.early)
+			<-idle
+			interrupt(nil)
+			untilRefused(t, addr)
+			time.Sleep(300 * time.Millisecond) // a slow client, past the 100ms idle grace
+			rest := "GET / HTTP/1.1\r\n"[len(tc.behind)+len(tc.early):] + "Host: " + addr + "\r\n\r\n"
+			io.WriteString(c, rest)
+			body, closing, err := readAnswer(answers)
+			if err != nil || body != "ok" || !closing {
+				t.Errorf("the request begun before the stop got %q, Connection: close %v, %v", body, closing, err)
+			}
+			if err := <-executed; err != nil {
+				t.Errorf("execute() = %v", err)
+			}
+		})
+	}
+}
+
 // A kept-alive connection whose next request header never completes holds
 // the drain no longer than its DrainTimeout: the connection is closed, and
 // the drain ends clean, as no handler ran.

@@ -341,3 +341,71 @@ func TestHTTPSWithoutHTTP2ServesARequestSentAfterTheStop(t *testing.T) {
 		})
 	}
 }
+
+// Dials that race the drain, from clients that go on dialing after a
+// refusal (a health checker, a client retrying the same address): each one
+// is refused, or connects and is served. None connects and is then reset,
+// which would mean the kernel had queued it and the socket's close threw
+// it away: the socket refuses dials until it is closed.
+func TestDialsRacingTheDrainAreRefusedOrServedNeverReset(t *testing.T) {
+	const dialers = 48
+	srv := &http.Server{Handler: okHandler()}
+	ln := listen(t)
+	addr := ln.Addr().String()
+	execute, interrupt := troupe.HTTPServer(srv, troupe.Listener(ln), troupe.DrainTimeout(10*time.Second))
+	executed := serveOn(execute)
+	untilServing(t, addr)
+	done := make(chan struct{})
+	type result struct{ refused, served, reset, other int }
+	results := make(chan result, dialers)
+	var firstOther sync.Once
+	for range dialers {
+		go func() {
+			var r result
+			for range 1_000_000 { // bounded; ends with the drain
+				select {
+				case <-done:
+					results <- r
+					return
+				default:
+				}
+				c, err := net.Dial("tcp", addr)
+				switch {
+				case err == nil:
+					if askOnConn(c, addr) {
+						r.served++
+					} else {
+						r.other++
+					}
+				case errors.Is(err, syscall.ECONNREFUSED):
+					r.refused++
+				case errors.Is(err, syscall.ECONNRESET):
+					r.reset++
+				default:
+					r.other++
+					firstOther.Do(func() { t.Logf("dial: %v", err) })
+				}
+			}
+			results <- r
+		}()
+	}
+	time.Sleep(20 * time.Millisecond) // let the dialers get going
+	interrupt(nil)
+	err := <-executed
+	close(done)
+	var total result
+	for range dialers {
+		r := <-results
+		total.refused += r.refused
+		total.served += r.served
+		total.reset += r.reset
+		total.other += r.other
+	}
+	t.Logf("served %d, refused %d, reset on connect %d, other %d", total.served, total.refused, total.reset, total.other)
+	if total.reset != 0 || total.other != 0 {
+		t.Errorf("%d dials were reset after connecting, %d failed otherwise", total.reset, total.other)
+	}
+	if err != nil {
+		t.Errorf("execute() = %v", err)
+	}
+}

@@ -42,11 +42,11 @@ type requests struct {
 }
 
 // connInfo is a connection's last state, when ConnState reported it, and
-// how many bytes had arrived on it by then.
+// how far its reading had got by then.
 type connInfo struct {
-	state    http.ConnState
-	since    time.Time
-	received uint64
+	state http.ConnState
+	since time.Time
+	read  readProgress
 }
 
 func newRequests() *requests {
@@ -89,7 +89,11 @@ func (q *requests) hook(srv *http.Server) {
 		if q.conns == nil {
 			q.conns = make(map[net.Conn]connInfo)
 		}
-		q.conns[c] = connInfo{state, now, received(c)}
+		cc := asCutConn(c)
+		if cc != nil && state == http.StateActive {
+			cc.readAhead.Store(false) // the byte read ahead was this request's
+		}
+		q.conns[c] = connInfo{state, now, cc.progress()}
 		if state == http.StateNew {
 			q.lastNew = now
 		}
@@ -303,6 +307,8 @@ type cutListener struct {
 	q         *requests
 	closed    chan struct{} // closed by Close
 	held      atomic.Bool   // the socket is closed, and Accept waits for Close
+	ownSocket bool          // the adapter opened the socket: no other process holds it
+	boundTo   int           // the interface the socket was bound to before the drain, 0 for none
 	closeOnce sync.Once
 	sockOnce  sync.Once
 	closeErr  error
@@ -353,10 +359,12 @@ type cutConn struct {
 	net.Conn
 	q        *requests
 	hijacked atomic.Bool
-	// received counts the bytes read: net/http reports a kept-alive
-	// connection idle until a whole request header has arrived, and the
-	// drain must not take one whose header is on its way for idle.
-	received atomic.Uint64
+	// net/http reports a kept-alive connection idle until a whole request
+	// header has arrived, and the drain must not take one whose next
+	// request has begun for idle; these tell it (see requestBegun).
+	received  atomic.Uint64 // the bytes read
+	deadlines atomic.Uint32 // the calls of SetReadDeadline
+	readAhead atomic.Bool   // a one-byte read got a byte since the last request began
 	// unencryptedHTTP2 is set once the connection has begun with HTTP/2's
 	// preface, on a server that speaks HTTP/2 without TLS: nothing else
 	// tells such a connection from an HTTP/1 one.
@@ -378,8 +386,16 @@ func (c *cutConn) Read(p []byte) (int, error) {
 		if c.q.unencryptedHTTP2 && before < uint64(len(c.start)) {
 			c.sawStart(before, p[:n])
 		}
+		if len(p) == 1 {
+			c.readAhead.Store(true)
+		}
 	}
 	return n, err
+}
+
+func (c *cutConn) SetReadDeadline(t time.Time) error {
+	c.deadlines.Add(1)
+	return c.Conn.SetReadDeadline(t)
 }
 
 // sawStart keeps the first bytes read, which begin at offset at of the
@@ -392,13 +408,39 @@ func (c *cutConn) sawStart(at uint64, read []byte) {
 	}
 }
 
-// received gives how many bytes have arrived on a connection that
-// ConnState reports; 0 for one the adapter did not wrap.
-func received(c net.Conn) uint64 {
-	if cc := asCutConn(c); cc != nil {
-		return cc.received.Load()
+// readProgress is how far a connection's reading had got when ConnState
+// last reported it.
+type readProgress struct {
+	received  uint64
+	deadlines uint32
+	readAhead bool
+}
+
+// progress gives c's reading so far; nothing for a connection the adapter
+// did not wrap (c nil).
+func (c *cutConn) progress() readProgress {
+	if c == nil {
+		return readProgress{}
 	}
-	return 0
+	return readProgress{c.received.Load(), c.deadlines.Load(), c.readAhead.Load()}
+}
+
+// requestBegun reports whether the next request of a kept-alive
+// connection, reading as far as since when it went idle, has begun to
+// arrive. net/http shows none of it until the whole header is in, so
+// this reads its steps on the connection:
+//   - a byte arrived after it went idle;
+//   - a byte came before, which net/http's one-byte background read took
+//     while the handler finished (the client had its answer and went on);
+//   - its first four bytes came before, read with the last request's:
+//     once idle, net/http sets a read deadline, waits for four bytes, and
+//     sets another, so a second deadline since means they are in.
+//
+// These rest on how net/http reads; should that change, the drain is back
+// to waiting out the idle grace alone, as before.
+func requestBegun(c net.Conn, since readProgress) bool {
+	now := asCutConn(c).progress()
+	return now.received != since.received || since.readAhead || now.deadlines-since.deadlines >= 2
 }
 
 func (c *cutConn) Write(p []byte) (int, error) {

@@ -71,9 +71,14 @@ func (s *httpActor) settle(ln *cutListener, deadline time.Time) {
 	// HTTP/2 clients hear of the stop only from Shutdown's GOAWAY, and
 	// would go on sending, and be cut at the deadline, while the settle
 	// waited for its HTTP/1 connections.
-	if (s.opts.tls && s.requests.tlsHTTP2) || s.requests.unencryptedHTTP2 || !refuseNewConnections(ln.Listener) {
+	if (s.opts.tls && s.requests.tlsHTTP2) || s.requests.unencryptedHTTP2 {
 		return
 	}
+	boundTo, refusing := refuseNewConnections(ln.Listener)
+	if !refusing {
+		return
+	}
+	ln.boundTo = boundTo
 	q := s.requests
 	began := time.Now()
 	q.draining.Store(true)
@@ -149,7 +154,7 @@ func (q *requests) unsettled(now, began time.Time) (next time.Time, done bool) {
 				continue
 			}
 			until = later(began, ci.since).Add(idleGrace)
-			if received(c) != ci.received {
+			if requestBegun(c, ci.read) {
 				// Its next request has begun to arrive: its response
 				// will say Connection: close. A header that never
 				// completes is waited for as a silent new connection is.
@@ -188,11 +193,18 @@ func speaksHTTP2(c net.Conn) bool {
 }
 
 // hold closes the socket, so that the port is free and nothing more is
-// queued, while Accept waits for Shutdown's Close.
+// queued, while Accept waits for Shutdown's Close. A socket that another
+// process may hold takes connections again once closed here; one the
+// adapter opened itself has no other holder, and is left refusing them
+// until it is gone.
 func (l *cutListener) hold() {
 	l.held.Store(true)
-	allowNewConnections(l.Listener)
+	release := func() {}
+	if !l.ownSocket {
+		release = shareAfterClose(l.Listener, l.boundTo)
+	}
 	l.closeSocket() // its error is execute's, which Close gives again
+	release()
 }
 
 func later(a, b time.Time) time.Time {

@@ -17,7 +17,7 @@ func TestUnsettledWaitsForAKeptAliveConnectionWhoseRequestBegan(t *testing.T) {
 	defer server.Close()
 	conn := &cutConn{Conn: server, q: newRequests()}
 	began := time.Now()
-	q := &requests{conns: map[net.Conn]connInfo{conn: {state: http.StateIdle, since: began, received: 0}}}
+	q := &requests{conns: map[net.Conn]connInfo{conn: {state: http.StateIdle, since: began, read: conn.progress()}}}
 
 	next, done := q.unsettled(began, began)
 	if done || !next.Equal(began.Add(idleGrace)) {
@@ -116,5 +116,63 @@ func TestCutConnKnowsAnUnencryptedHTTP2ConnectionByItsPreface(t *testing.T) {
 				t.Errorf("received = %d, want %d", conn.received.Load(), len(tc.sent))
 			}
 		})
+	}
+}
+
+// requestBegun reads each sign net/http leaves of a next request that has
+// begun on a kept-alive connection, and none on a silent one.
+func TestRequestBegunReadsEachSignOfTheNextRequest(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		after func(c *cutConn) // what happens once the connection is idle
+		ahead bool             // a byte was read ahead before it went idle
+		want  bool
+	}{
+		{"silent", func(c *cutConn) {}, false, false},
+		{"one read deadline (set as it goes idle)", func(c *cutConn) { c.SetReadDeadline(time.Time{}) }, false, false},
+		{"a byte after", func(c *cutConn) { c.received.Add(1) }, false, true},
+		{"a byte read ahead before", func(c *cutConn) {}, true, true},
+		{"a second read deadline: four bytes were in", func(c *cutConn) {
+			c.SetReadDeadline(time.Time{})
+			c.SetReadDeadline(time.Time{})
+		}, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			server, client := net.Pipe()
+			defer client.Close()
+			defer server.Close()
+			c := &cutConn{Conn: server, q: newRequests()}
+			c.readAhead.Store(tc.ahead)
+			idleAt := c.progress()
+			tc.after(c)
+			if got := requestBegun(c, idleAt); got != tc.want {
+				t.Errorf("requestBegun() = %v, want %v", got, tc.want)
+			}
+		})
+	}
+	server, client := net.Pipe()
+	defer client.Close()
+	defer server.Close()
+	if requestBegun(server, readProgress{}) {
+		t.Error("requestBegun() = true for a connection the adapter did not wrap")
+	}
+}
+
+// Only a one-byte read, net/http's background read, marks a byte read
+// ahead of the next request; a request's own reads do not.
+func TestCutConnMarksOnlyAOneByteReadAsReadAhead(t *testing.T) {
+	server, client := net.Pipe()
+	defer server.Close()
+	go func() {
+		defer client.Close()
+		client.Write([]byte("GET / HTTP/1.1\r\n"))
+		client.Write([]byte("G"))
+	}()
+	c := &cutConn{Conn: server, q: newRequests()}
+	if _, err := c.Read(make([]byte, 64)); err != nil || c.readAhead.Load() {
+		t.Fatalf("after a request's read: read ahead %v, %v", c.readAhead.Load(), err)
+	}
+	if _, err := c.Read(make([]byte, 1)); err != nil || !c.readAhead.Load() {
+		t.Errorf("after a one-byte read: read ahead %v, %v", c.readAhead.Load(), err)
 	}
 }

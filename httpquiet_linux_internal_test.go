@@ -32,7 +32,7 @@ func TestRefuseNewConnectionsKeepsTheAcceptQueue(t *testing.T) {
 	if n, known := acceptQueueLen(ln); !known || n != queued {
 		t.Errorf("acceptQueueLen() = %d, %v; want %d, true", n, known, queued)
 	}
-	if !refuseNewConnections(ln) {
+	if _, ok := refuseNewConnections(ln); !ok {
 		t.Fatal("refuseNewConnections() = false on a TCP listener")
 	}
 	if c, err := net.DialTimeout("tcp", addr, 5*time.Second); !errors.Is(err, syscall.ECONNREFUSED) {
@@ -69,7 +69,7 @@ func TestRefuseNewConnectionsFallsBackForOtherListeners(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	if refuseNewConnections(struct{ net.Listener }{ln}) {
+	if _, ok := refuseNewConnections(struct{ net.Listener }{ln}); ok {
 		t.Error("refuseNewConnections() = true for a wrapped listener")
 	}
 	if _, known := acceptQueueLen(struct{ net.Listener }{ln}); known {

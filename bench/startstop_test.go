@@ -5,9 +5,11 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,6 +41,7 @@ func BenchmarkStartStop(b *testing.B) {
 		bench("conc", concStartStop)
 		bench("floor", floorStartStop)
 		bench("floorint", floorintStartStop)
+		bench("floorcontract", floorcontractStartStop)
 	}
 }
 
@@ -147,6 +150,88 @@ func floorintStartStop(n int) {
 	wg.Wait()
 }
 
+// floorcontractStartStop is the least a library can do that keeps
+// troupe's contract for this workload, where floorint does not: a panic in
+// an execute or an interrupt is recovered into an error, a Goexit in one is
+// reported, every error is kept, and the interrupts are called off the
+// caller's goroutine and concurrently, so that one that blocks delays
+// none of the others. The actor that returns first calls them on its own
+// goroutine, which is free by then, leaving a spare goroutine waiting to
+// take the next should a call block; so at N=1 it runs three goroutines
+// where oklog/run runs two. It has no deadline, names, stages, readiness
+// or logging, which cost troupe more.
+func floorcontractStartStop(n int) {
+	type pair struct {
+		execute   func() error
+		interrupt func(error)
+	}
+	pairs := make([]pair, 0, n+1)
+	for range n {
+		e, i := blockUntilInterrupted()
+		pairs = append(pairs, pair{e, i})
+	}
+	e, i := returnAtOnce()
+	pairs = append(pairs, pair{e, i})
+	var (
+		wg          sync.WaitGroup
+		mu          sync.Mutex
+		errs        []error
+		next        atomic.Int64
+		spare, seen atomic.Bool
+	)
+	keep := func(err error) {
+		if err != nil {
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
+		}
+	}
+	var work func()
+	work = func() {
+		spare.Store(false)
+		for {
+			i := int(next.Add(1) - 1)
+			if i >= len(pairs) {
+				return
+			}
+			if i+1 < len(pairs) && !spare.Load() && spare.CompareAndSwap(false, true) {
+				wg.Go(work)
+			}
+			keep(guarded(func() error { pairs[i].interrupt(nil); return nil }))
+		}
+	}
+	for _, p := range pairs {
+		wg.Go(func() {
+			keep(guarded(p.execute))
+			if !seen.Load() && seen.CompareAndSwap(false, true) {
+				work()
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		panic(err)
+	}
+}
+
+var errGoexit = errors.New("runtime.Goexit called")
+
+// guarded calls fn, and turns its panic or its runtime.Goexit into an
+// error.
+func guarded(fn func() error) (err error) {
+	completed := false
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("panic: %v", v)
+		} else if !completed {
+			err = errGoexit
+		}
+	}()
+	err = fn()
+	completed = true
+	return err
+}
+
 // BenchmarkStartStopRatio runs the libraries in interleaved rounds, each
 // round timing every library on the same workload one after another, so
 // that the machine's noise hits all of them alike; it reports the median
@@ -160,6 +245,7 @@ func BenchmarkStartStopRatio(b *testing.B) {
 		{"troupe", troupeStartStop},
 		{"oklog-run", oklogStartStop},
 		{"floorint", floorintStartStop},
+		{"floorcontract", floorcontractStartStop},
 		{"errgroup", errgroupStartStop},
 		{"conc", concStartStop},
 	}
