@@ -3,6 +3,8 @@ package troupe_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
 	"log/slog"
@@ -205,4 +207,60 @@ func (c *capture) find(msg string) (map[string]string, bool) {
 		return attrs, true
 	}
 	return nil, false
+}
+
+// serveOn starts execute on its own goroutine and gives its result, so that
+// a test can act on a server while its execute runs and then wait for it.
+func serveOn(execute func() error) <-chan error {
+	executed := make(chan error, 1)
+	go func() { executed <- execute() }()
+	return executed
+}
+
+// startHTTP starts the HTTPServer adapter's execute for srv on a fresh
+// 127.0.0.1:0 listener (with opts besides), and gives the address to dial,
+// the adapter's interrupt, and execute's result. It is the setup the HTTP
+// drain tests share, so that each shows only its server and what it does to
+// it; a test that needs the listener itself builds its own.
+func startHTTP(t *testing.T, srv *http.Server, opts ...troupe.ServerOption) (addr string, interrupt func(error), executed <-chan error) {
+	t.Helper()
+	ln := listen(t)
+	execute, interrupt := troupe.HTTPServer(srv, append([]troupe.ServerOption{troupe.Listener(ln)}, opts...)...)
+	return ln.Addr().String(), interrupt, serveOn(execute)
+}
+
+// selfSignedTLS gives a server's TLS configuration, with a fresh
+// self-signed certificate, and a client's that trusts that certificate:
+// what every HTTPS test needs before it can say what it tests.
+func selfSignedTLS(t *testing.T) (server, client *tls.Config) {
+	t.Helper()
+	cert := selfSigned(t)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert.Leaf)
+	return &tls.Config{Certificates: []tls.Certificate{cert}}, &tls.Config{RootCAs: pool}
+}
+
+// heldHandler gives a handler for one request, which it holds in flight: it
+// closes entered once the request has reached it, and answers "ok" only once
+// the test closes release. The drain tests use it for a request in flight
+// at the stop, held for as long as the test needs, with no timing.
+func heldHandler() (handler http.HandlerFunc, entered <-chan struct{}, release chan<- struct{}) {
+	in, out := make(chan struct{}), make(chan struct{})
+	return func(w http.ResponseWriter, r *http.Request) {
+		close(in)
+		<-out
+		io.WriteString(w, "ok")
+	}, in, out
+}
+
+// fetchInFlight GETs url, as fetch does, on a client of its own, and
+// returns once the handler has the request (has closed entered): a request
+// in flight, for the test to stop the server under. The client's idle
+// connections are closed when the test ends.
+func fetchInFlight(t *testing.T, url string, entered <-chan struct{}) (got <-chan string) {
+	client := newClient()
+	t.Cleanup(client.CloseIdleConnections)
+	got = fetch(client, url)
+	<-entered
+	return got
 }

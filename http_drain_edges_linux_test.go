@@ -22,60 +22,12 @@ import (
 	"github.com/troupe-go/troupe"
 )
 
-// readAnswer reads one response on r and gives its body and whether it
-// said Connection: close.
-func readAnswer(r *bufio.Reader) (body string, closing bool, err error) {
-	resp, err := http.ReadResponse(r, nil)
-	if err != nil {
-		return "", false, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return "", false, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return "", false, fmt.Errorf("status %d", resp.StatusCode)
-	}
-	return string(b), resp.Close, nil
-}
-
-// serveOn starts execute and gives its result.
-func serveOn(execute func() error) <-chan error {
-	executed := make(chan error, 1)
-	go func() { executed <- execute() }()
-	return executed
-}
-
-func okHandler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
-}
-
-// newConnSeen gives a ConnState hook that reports each new connection.
-func newConnSeen() (func(net.Conn, http.ConnState), <-chan struct{}) {
-	seen := make(chan struct{}, 64)
-	return func(c net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			seen <- struct{}{}
-		}
-	}, seen
-}
-
 // A client that sends its request header a piece at a time on a new
 // connection, across the stop, is waited for and served.
 func TestDrainServesAHeaderTrickledAcrossTheStopOnANewConnection(t *testing.T) {
-	hook, seen := newConnSeen()
-	srv := &http.Server{Handler: okHandler(), ConnState: hook}
-	ln := listen(t)
-	addr := ln.Addr().String()
-	execute, interrupt := troupe.HTTPServer(srv, troupe.Listener(ln))
-	executed := serveOn(execute)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(time.Minute)) // a safety net only
+	hook, seen := connStateSeen(http.StateNew)
+	addr, interrupt, executed := startHTTP(t, &http.Server{Handler: okHandler(), ConnState: hook})
+	c := dialRaw(t, addr)
 	<-seen
 	io.WriteString(c, "GET / HTTP/1.1\r\n")
 	interrupt(nil)
@@ -96,25 +48,9 @@ func TestDrainServesAHeaderTrickledAcrossTheStopOnANewConnection(t *testing.T) {
 // and served: net/http reports the connection idle until the whole header
 // is in, and Shutdown would close it mid-request.
 func TestDrainServesAKeptAliveRequestTrickledAcrossTheIdleGrace(t *testing.T) {
-	idle := make(chan struct{}, 1)
-	srv := &http.Server{Handler: okHandler(), ConnState: func(c net.Conn, s http.ConnState) {
-		if s == http.StateIdle {
-			select {
-			case idle <- struct{}{}:
-			default:
-			}
-		}
-	}}
-	ln := listen(t)
-	addr := ln.Addr().String()
-	execute, interrupt := troupe.HTTPServer(srv, troupe.Listener(ln))
-	executed := serveOn(execute)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(time.Minute)) // a safety net only
+	hook, idle := connStateSeen(http.StateIdle)
+	addr, interrupt, executed := startHTTP(t, &http.Server{Handler: okHandler(), ConnState: hook})
+	c := dialRaw(t, addr)
 	answers := bufio.NewReader(c)
 	io.WriteString(c, "GET / HTTP/1.1\r\nHost: "+addr+"\r\n\r\n")
 	if body, closing, err := readAnswer(answers); err != nil || body != "ok" || closing {
@@ -217,25 +153,9 @@ func TestDrainServesANextRequestThatBeganBeforeTheConnectionWentIdle(t *testing.
 // the drain no longer than its DrainTimeout: the connection is closed, and
 // the drain ends clean, as no handler ran.
 func TestDrainEndsAtItsTimeoutWithAHeaderThatNeverCompletes(t *testing.T) {
-	idle := make(chan struct{}, 1)
-	srv := &http.Server{Handler: okHandler(), ConnState: func(c net.Conn, s http.ConnState) {
-		if s == http.StateIdle {
-			select {
-			case idle <- struct{}{}:
-			default:
-			}
-		}
-	}}
-	ln := listen(t)
-	addr := ln.Addr().String()
-	execute, interrupt := troupe.HTTPServer(srv, troupe.Listener(ln), troupe.DrainTimeout(300*time.Millisecond))
-	executed := serveOn(execute)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(time.Minute)) // a safety net only
+	hook, idle := connStateSeen(http.StateIdle)
+	addr, interrupt, executed := startHTTP(t, &http.Server{Handler: okHandler(), ConnState: hook}, troupe.DrainTimeout(300*time.Millisecond))
+	c := dialRaw(t, addr)
 	answers := bufio.NewReader(c)
 	io.WriteString(c, "GET / HTTP/1.1\r\nHost: "+addr+"\r\n\r\n")
 	if body, _, err := readAnswer(answers); err != nil || body != "ok" {
@@ -260,20 +180,13 @@ func TestDrainOnIPv6Loopback(t *testing.T) {
 	if err != nil {
 		t.Skip("no IPv6 loopback:", err)
 	}
-	hook, seen := newConnSeen()
-	srv := &http.Server{Handler: okHandler(), ConnState: hook}
+	hook, seen := connStateSeen(http.StateNew)
 	addr := ln.Addr().String()
-	execute, interrupt := troupe.HTTPServer(srv, troupe.Listener(ln))
+	execute, interrupt := troupe.HTTPServer(&http.Server{Handler: okHandler(), ConnState: hook}, troupe.Listener(ln))
 	executed := serveOn(execute)
-	first, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	first := dialRaw(t, addr)
 	<-seen
-	second, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	second := dialRaw(t, addr)
 	interrupt(nil)
 	untilRefused(t, addr)
 	for i, c := range []net.Conn{first, second} {
@@ -296,14 +209,8 @@ func TestDrainTimeoutShorterThanTheSettle(t *testing.T) {
 		cut <- context.Cause(r.Context())
 		<-release // ignores the cut a while
 	})}
-	ln := listen(t)
-	addr := ln.Addr().String()
-	execute, interrupt := troupe.HTTPServer(srv, troupe.Listener(ln), troupe.DrainTimeout(5*time.Millisecond))
-	executed := serveOn(execute)
-	client := newClient()
-	defer client.CloseIdleConnections()
-	got := fetch(client, "http://"+addr+"/")
-	<-entered
+	addr, interrupt, executed := startHTTP(t, srv, troupe.DrainTimeout(5*time.Millisecond))
+	got := fetchInFlight(t, "http://"+addr+"/", entered)
 	interrupt(nil)
 	if cause := <-cut; !errors.Is(cause, troupe.ErrDrainTimeout) {
 		t.Errorf("the handler's cause = %v, want ErrDrainTimeout", cause)
@@ -326,23 +233,15 @@ func TestDrainTimeoutShorterThanTheSettle(t *testing.T) {
 // the drain clean: an idle kept-alive connection and a silent new one cut
 // nothing.
 func TestShortDrainTimeoutWithOpenConnectionsIsClean(t *testing.T) {
-	hook, seen := newConnSeen()
-	srv := &http.Server{Handler: okHandler(), ConnState: hook}
-	ln := listen(t)
-	addr := ln.Addr().String()
-	execute, interrupt := troupe.HTTPServer(srv, troupe.Listener(ln), troupe.DrainTimeout(2*time.Millisecond))
-	executed := serveOn(execute)
+	hook, seen := connStateSeen(http.StateNew)
+	addr, interrupt, executed := startHTTP(t, &http.Server{Handler: okHandler(), ConnState: hook}, troupe.DrainTimeout(2*time.Millisecond))
 	client := newClient()
 	defer client.CloseIdleConnections()
 	if body := <-fetch(client, "http://"+addr+"/"); body != "ok" {
 		t.Fatalf("got %q", body)
 	}
 	<-seen
-	silent, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer silent.Close()
+	dialRaw(t, addr) // silent: nothing is ever sent on it
 	<-seen
 	interrupt(nil)
 	if err := <-executed; err != nil {
@@ -357,7 +256,7 @@ func TestDrainFinishesAStreamBegunBeforeTheStop(t *testing.T) {
 	const chunks = 5
 	streaming, more := make(chan struct{}), make(chan struct{})
 	mux := http.NewServeMux()
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	mux.Handle("/", okHandler())
 	mux.HandleFunc("/stream", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "0")
 		w.(http.Flusher).Flush()
@@ -368,16 +267,8 @@ func TestDrainFinishesAStreamBegunBeforeTheStop(t *testing.T) {
 			w.(http.Flusher).Flush()
 		}
 	})
-	ln := listen(t)
-	addr := ln.Addr().String()
-	execute, interrupt := troupe.HTTPServer(&http.Server{Handler: mux}, troupe.Listener(ln))
-	executed := serveOn(execute)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(time.Minute)) // a safety net only
+	addr, interrupt, executed := startHTTP(t, &http.Server{Handler: mux})
+	c := dialRaw(t, addr)
 	r := bufio.NewReader(c)
 	fmt.Fprintf(c, "GET /stream HTTP/1.1\r\nHost: %s\r\n\r\n", addr)
 	<-streaming
@@ -413,19 +304,12 @@ func TestDrainWaitsForAHijackerAndTellsIt(t *testing.T) {
 		<-r.Context().Done()
 		handlerDone.Store(true)
 	})}
-	ln := listen(t)
-	addr := ln.Addr().String()
-	execute, interrupt := troupe.HTTPServer(srv, troupe.Listener(ln))
-	executed := serveOn(execute)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	addr, interrupt, executed := startHTTP(t, srv)
+	c := dialRaw(t, addr)
 	fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", addr)
 	<-hijacked
 	interrupt(nil)
-	err = <-executed
+	err := <-executed
 	if !handlerDone.Load() {
 		t.Error("execute returned before the hijacking handler")
 	}
@@ -438,20 +322,10 @@ func TestDrainWaitsForAHijackerAndTellsIt(t *testing.T) {
 // Other code's srv.Shutdown during the settle changes nothing: the request
 // in flight is answered, and execute returns once both are done.
 func TestShutdownByOthersDuringTheSettle(t *testing.T) {
-	entered, release := make(chan struct{}), make(chan struct{})
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		close(entered)
-		<-release
-		io.WriteString(w, "ok")
-	})}
-	ln := listen(t)
-	addr := ln.Addr().String()
-	execute, interrupt := troupe.HTTPServer(srv, troupe.Listener(ln))
-	executed := serveOn(execute)
-	client := newClient()
-	defer client.CloseIdleConnections()
-	got := fetch(client, "http://"+addr+"/")
-	<-entered
+	held, entered, release := heldHandler()
+	srv := &http.Server{Handler: held}
+	addr, interrupt, executed := startHTTP(t, srv)
+	got := fetchInFlight(t, "http://"+addr+"/", entered)
 	interrupt(nil)
 	untilRefused(t, addr)
 	shut := make(chan error, 1)
@@ -473,10 +347,8 @@ func TestShutdownByOthersDuringTheSettle(t *testing.T) {
 func TestInterruptRacingExecute(t *testing.T) {
 	const rounds = 50
 	for range rounds {
-		ln := listen(t)
 		srv := &http.Server{Handler: okHandler(), ErrorLog: log.New(io.Discard, "", 0)}
-		execute, interrupt := troupe.HTTPServer(srv, troupe.Listener(ln), troupe.DrainTimeout(time.Minute))
-		executed := serveOn(execute)
+		_, interrupt, executed := startHTTP(t, srv, troupe.DrainTimeout(time.Minute))
 		interrupt(nil)
 		if err := <-executed; err != nil {
 			t.Fatalf("execute() = %v", err)
@@ -495,10 +367,7 @@ func TestNoConnStateHookAfterExecute(t *testing.T) {
 				late.Store(true)
 			}
 		}}
-		ln := listen(t)
-		addr := ln.Addr().String()
-		execute, interrupt := troupe.HTTPServer(srv, troupe.Listener(ln))
-		executed := serveOn(execute)
+		addr, interrupt, executed := startHTTP(t, srv)
 		untilServing(t, addr)
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
@@ -512,12 +381,9 @@ func TestNoConnStateHookAfterExecute(t *testing.T) {
 						return
 					default:
 					}
-					resp, err := client.Get("http://" + addr + "/")
-					if err != nil {
+					if getAndDiscard(client, "http://"+addr+"/") != nil {
 						return
 					}
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
 				}
 			})
 		}
@@ -549,21 +415,13 @@ func TestStopDelayThenTheDrain(t *testing.T) {
 	ran := make(chan error, 1)
 	go func() { ran <- g.Run() }()
 	untilServing(t, addr)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(time.Minute)) // a safety net only
+	c := dialRaw(t, addr)
 	r := bufio.NewReader(c)
 	fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", addr)
 	if _, closing, err := readAnswer(r); err != nil || closing {
 		t.Fatalf("before the stop: Connection: close %v, %v", closing, err)
 	}
-	late, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	late := dialRaw(t, addr)
 	g.Stop()
 	untilRefused(t, addr)
 	if !askOnConn(late, addr) {

@@ -9,7 +9,6 @@ package troupe_test
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -48,10 +47,8 @@ func TestADrainedSocketSharedWithAnotherProcessTakesConnectionsAfterward(t *test
 	}
 	defer held.Close()
 
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })}
-	execute, interrupt := troupe.HTTPServer(srv, troupe.Listener(ln))
-	executed := make(chan error, 1)
-	go func() { executed <- execute() }()
+	execute, interrupt := troupe.HTTPServer(&http.Server{Handler: okHandler()}, troupe.Listener(ln))
+	executed := serveOn(execute)
 	untilServing(t, addr)
 	interrupt(nil)
 	if err := <-executed; err != nil {
@@ -88,12 +85,9 @@ func TestTheNextStartOnSystemdsSocketIsServedAfterADrain(t *testing.T) {
 	for run := range 2 {
 		c := startCmd(t, activatedCmd(t, "activation-serve", []*os.File{f}, "LISTEN_FDS=1", "LISTEN_FDNAMES=http"))
 		c.await("serving on " + addr)
-		resp, err := client.Get("http://" + addr + "/")
-		if err != nil {
+		if err := getAndDiscard(client, "http://"+addr+"/"); err != nil {
 			t.Fatalf("run %d of the service on systemd's socket: GET: %v", run+1, err)
 		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
 		c.signal(syscall.SIGTERM)
 		if want, have := 0, c.wait(); want != have {
 			t.Fatalf("run %d: exit status: want %d, have %d; stderr:\n%s", run+1, want, have, c.stderr.String())
@@ -123,7 +117,7 @@ func TestHTTP2ClientsHearOfTheStopAtOnceAndLoseNoRequest(t *testing.T) {
 				loops         = 4
 				perLoopAtMost = 5_000
 			)
-			cert := selfSigned(t)
+			serverTLS, clientTLS := selfSignedTLS(t)
 			var stopped atomic.Bool // the drain has begun
 			var takenAfterStop atomic.Int64
 			holding := make(chan struct{})
@@ -144,18 +138,15 @@ func TestHTTP2ClientsHearOfTheStopAtOnceAndLoseNoRequest(t *testing.T) {
 				}
 				io.WriteString(w, "ok")
 			})
-			srv := &http.Server{TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}}, Handler: mux, ErrorLog: log.New(io.Discard, "", 0)}
+			srv := &http.Server{TLSConfig: serverTLS, Handler: mux, ErrorLog: log.New(io.Discard, "", 0)}
 			ln := listen(t)
 			addr := ln.Addr().String()
 			execute, interrupt := troupe.HTTPServer(srv, troupe.Listener(tc.wrap(ln)), troupe.TLS("", ""), troupe.DrainTimeout(drainTimeout))
-			executed := make(chan error, 1)
-			go func() { executed <- execute() }()
+			executed := serveOn(execute)
 
-			pool := x509.NewCertPool()
-			pool.AddCert(cert.Leaf)
-			h2 := &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}}
+			h2 := &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: clientTLS, ForceAttemptHTTP2: true}}
 			defer h2.CloseIdleConnections()
-			h1 := &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool},
+			h1 := &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: clientTLS.Clone(),
 				TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{}}}
 			defer h1.CloseIdleConnections()
 			if body := <-fetch(h2, "https://"+addr+"/work"); body != "ok" {

@@ -8,7 +8,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -104,11 +103,7 @@ func loadAcrossAStop(t *testing.T, keepAlive bool) *stopTally {
 	}
 	var late []net.Conn
 	for range justBefore {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		late = append(late, c)
+		late = append(late, dialRaw(t, addr))
 	}
 	close(fire)
 	served := make(chan bool, justBefore)
@@ -169,54 +164,17 @@ func traced(client *http.Client, url string, tally *stopTally, bad func(string))
 	return nil
 }
 
-// askOnConn sends one GET on c and reports whether it got a full 200.
-func askOnConn(c net.Conn, host string) bool {
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(time.Minute)) // a safety net only
-	if _, err := fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", host); err != nil {
-		return false
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		return false
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	return err == nil && resp.StatusCode == http.StatusOK && string(body) == "ok"
-}
-
 // A connection the server accepted before the stop, whose client sends its
 // request only once the stop has begun (here, once the listener refuses
 // new dials), is served, and told to close; so is one still in the
 // kernel's accept queue.
 func TestHTTPConnectionAcceptedBeforeTheStopIsServedAfterIt(t *testing.T) {
-	accepted := make(chan struct{}, 1)
-	srv := &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }),
-		ConnState: func(c net.Conn, state http.ConnState) {
-			if state == http.StateNew {
-				select {
-				case accepted <- struct{}{}:
-				default:
-				}
-			}
-		},
-	}
-	ln := listen(t)
-	addr := ln.Addr().String()
-	execute, interrupt := troupe.HTTPServer(srv, troupe.Listener(ln))
-	executed := make(chan error, 1)
-	go func() { executed <- execute() }()
+	hook, accepted := connStateSeen(http.StateNew)
+	addr, interrupt, executed := startHTTP(t, &http.Server{Handler: okHandler(), ConnState: hook})
 
-	first, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	first := dialRaw(t, addr)
 	<-accepted
-	second, err := net.Dial("tcp", addr) // accepted or queued: either way it is the server's
-	if err != nil {
-		t.Fatal(err)
-	}
+	second := dialRaw(t, addr) // accepted or queued: either way it is the server's
 	interrupt(nil)
 	untilRefused(t, addr)
 	for i, c := range []net.Conn{first, second} {
@@ -233,23 +191,12 @@ func TestHTTPConnectionAcceptedBeforeTheStopIsServedAfterIt(t *testing.T) {
 // in flight is still being served; every dial that connected meanwhile is
 // served, none reset.
 func TestHTTPStopRefusesNewDialsAtOnceAndServesEveryConnectionItTook(t *testing.T) {
-	entered, release := make(chan struct{}), make(chan struct{})
+	held, entered, release := heldHandler()
 	mux := http.NewServeMux()
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
-	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
-		close(entered)
-		<-release
-		io.WriteString(w, "ok")
-	})
-	ln := listen(t)
-	addr := ln.Addr().String()
-	execute, interrupt := troupe.HTTPServer(&http.Server{Handler: mux}, troupe.Listener(ln))
-	executed := make(chan error, 1)
-	go func() { executed <- execute() }()
-	client := newClient()
-	defer client.CloseIdleConnections()
-	slow := fetch(client, "http://"+addr+"/slow")
-	<-entered
+	mux.Handle("/", okHandler())
+	mux.Handle("/slow", held)
+	addr, interrupt, executed := startHTTP(t, &http.Server{Handler: mux})
+	slow := fetchInFlight(t, "http://"+addr+"/slow", entered)
 	interrupt(nil)
 
 	refused := false
@@ -304,20 +251,12 @@ func TestHTTPSWithoutHTTP2ServesARequestSentAfterTheStop(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cert := selfSigned(t)
-			srv := &http.Server{
-				TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}},
-				Handler:   http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }),
-			}
+			serverTLS, clientTLS := selfSignedTLS(t)
+			srv := &http.Server{TLSConfig: serverTLS, Handler: okHandler()}
 			tc.http2IsOff(srv)
-			ln := listen(t)
-			addr := ln.Addr().String()
-			execute, interrupt := troupe.HTTPServer(srv, troupe.Listener(ln), troupe.TLS("", ""))
-			executed := make(chan error, 1)
-			go func() { executed <- execute() }()
-			pool := x509.NewCertPool()
-			pool.AddCert(cert.Leaf)
-			c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, NextProtos: []string{"h2", "http/1.1"}})
+			addr, interrupt, executed := startHTTP(t, srv, troupe.TLS("", ""))
+			clientTLS.NextProtos = []string{"h2", "http/1.1"}
+			c, err := tls.Dial("tcp", addr, clientTLS)
 			if err != nil {
 				t.Fatal(err)
 			}

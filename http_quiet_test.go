@@ -1,8 +1,6 @@
 package troupe_test
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
@@ -19,21 +17,13 @@ import (
 // plain Shutdown does: the request in flight is answered, and execute
 // returns once it is.
 func TestHTTPWrappedListenerStillDrains(t *testing.T) {
-	entered, release := make(chan struct{}), make(chan struct{})
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		close(entered)
-		<-release
-		io.WriteString(w, "ok")
-	})}
+	held, entered, release := heldHandler()
+	srv := &http.Server{Handler: held}
 	ln := listen(t)
 	addr := ln.Addr().String()
 	execute, interrupt := troupe.HTTPServer(srv, troupe.Listener(struct{ net.Listener }{ln}))
-	executed := make(chan error, 1)
-	go func() { executed <- execute() }()
-	client := newClient()
-	defer client.CloseIdleConnections()
-	got := fetch(client, "http://"+addr+"/")
-	<-entered
+	executed := serveOn(execute)
+	got := fetchInFlight(t, "http://"+addr+"/", entered)
 	interrupt(nil)
 	untilRefused(t, addr)
 	select {
@@ -54,21 +44,22 @@ func TestHTTPWrappedListenerStillDrains(t *testing.T) {
 // connection to close, which it never would before the deadline, and
 // leaves it to Shutdown's GOAWAY.
 func TestHTTP2IdleConnectionDoesNotHoldTheDrain(t *testing.T) {
+	serverTLS, clientTLS := selfSignedTLS(t)
+	srv := &http.Server{TLSConfig: serverTLS}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: clientTLS, ForceAttemptHTTP2: true}}
+	idleHTTP2DoesNotHoldTheDrain(t, srv, client, "https", troupe.TLS("", ""))
+}
+
+// idleHTTP2DoesNotHoldTheDrain serves srv, which answers each request with
+// its protocol, leaves client's HTTP/2 connection to it idle, and stops it:
+// the drain must end well before its deadline. The HTTP/2 idle tests, over
+// TLS and without, differ only in srv, client and the scheme.
+func idleHTTP2DoesNotHoldTheDrain(t *testing.T, srv *http.Server, client *http.Client, scheme string, opts ...troupe.ServerOption) {
 	const drainTimeout = time.Minute
-	cert := selfSigned(t)
-	srv := &http.Server{
-		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}},
-		Handler:   http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, r.Proto) }),
-	}
-	ln := listen(t)
-	execute, interrupt := troupe.HTTPServer(srv, troupe.Listener(ln), troupe.TLS("", ""), troupe.DrainTimeout(drainTimeout))
-	executed := make(chan error, 1)
-	go func() { executed <- execute() }()
-	pool := x509.NewCertPool()
-	pool.AddCert(cert.Leaf)
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}}
+	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, r.Proto) })
+	addr, interrupt, executed := startHTTP(t, srv, append(opts, troupe.DrainTimeout(drainTimeout))...)
 	defer client.CloseIdleConnections()
-	if body := <-fetch(client, "https://"+ln.Addr().String()+"/"); body != "HTTP/2.0" {
+	if body := <-fetch(client, scheme+"://"+addr+"/"); body != "HTTP/2.0" {
 		t.Fatalf("got %q, want an HTTP/2 answer", body)
 	}
 	began := time.Now()
@@ -106,16 +97,13 @@ func TestH2CDrainAnswersEveryRequestInFlightWhole(t *testing.T) {
 		<-release
 		io.WriteString(w, answer)
 	})}
-	ln := listen(t)
-	execute, interrupt := troupe.HTTPServer(srv, troupe.Listener(ln), troupe.DrainTimeout(time.Minute))
-	executed := make(chan error, 1)
-	go func() { executed <- execute() }()
+	addr, interrupt, executed := startHTTP(t, srv, troupe.DrainTimeout(time.Minute))
 	client := &http.Client{Transport: &http.Transport{Protocols: clientProtocols}, Timeout: time.Minute}
 	defer client.CloseIdleConnections()
 	answered := make(chan error, inFlight)
 	for range inFlight {
 		go func() {
-			resp, err := client.Get("http://" + ln.Addr().String() + "/")
+			resp, err := client.Get("http://" + addr + "/")
 			if err != nil {
 				answered <- err
 				return
@@ -155,24 +143,8 @@ func TestH2CDrainAnswersEveryRequestInFlightWhole(t *testing.T) {
 // An idle HTTP/2 connection without TLS does not hold the drain: the
 // server closes it once Shutdown's GOAWAY is out.
 func TestH2CIdleConnectionDoesNotHoldTheDrain(t *testing.T) {
-	const drainTimeout = time.Minute
 	serverProtocols, clientProtocols := h2cProtocols()
-	srv := &http.Server{Protocols: serverProtocols, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, r.Proto) })}
-	ln := listen(t)
-	execute, interrupt := troupe.HTTPServer(srv, troupe.Listener(ln), troupe.DrainTimeout(drainTimeout))
-	executed := make(chan error, 1)
-	go func() { executed <- execute() }()
+	srv := &http.Server{Protocols: serverProtocols}
 	client := &http.Client{Transport: &http.Transport{Protocols: clientProtocols}, Timeout: time.Minute}
-	defer client.CloseIdleConnections()
-	if body := <-fetch(client, "http://"+ln.Addr().String()+"/"); body != "HTTP/2.0" {
-		t.Fatalf("got %q, want an HTTP/2 answer", body)
-	}
-	began := time.Now()
-	interrupt(nil)
-	if err := <-executed; err != nil {
-		t.Errorf("execute() = %v", err)
-	}
-	if d := time.Since(began); d > drainTimeout/2 {
-		t.Errorf("the drain took %v with an idle HTTP/2 connection open", d)
-	}
+	idleHTTP2DoesNotHoldTheDrain(t, srv, client, "http")
 }
