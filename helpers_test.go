@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"sync"
@@ -227,6 +228,26 @@ func startHTTP(t *testing.T, srv *http.Server, opts ...troupe.ServerOption) (add
 	ln := listen(t)
 	execute, interrupt := troupe.HTTPServer(srv, append([]troupe.ServerOption{troupe.Listener(ln)}, opts...)...)
 	return ln.Addr().String(), interrupt, serveOn(execute)
+}
+
+// ownPort makes srv listen on a port of loopback that the adapter opens
+// itself, as it does for a server given no Listener, and gives a function
+// that waits for the address until the server serves. A socket given with
+// Listener may be shared with another process, and is bound back to take
+// connections as it closes, which a dial can race: tests that go on
+// dialing through the drain use the adapter's own socket.
+func ownPort(srv *http.Server) (serving func() string) {
+	srv.Addr = "127.0.0.1:0"
+	got := make(chan string, 1)
+	userBase := srv.BaseContext
+	srv.BaseContext = func(ln net.Listener) context.Context {
+		got <- ln.Addr().String()
+		if userBase != nil {
+			return userBase(ln)
+		}
+		return context.Background()
+	}
+	return sync.OnceValue(func() string { return <-got })
 }
 
 // selfSignedTLS gives a server's TLS configuration, with a fresh

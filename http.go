@@ -40,10 +40,16 @@ import (
 // nothing, is left to Shutdown, which closes it: closing it is the one way
 // to end it, and a request its client begins to send at that moment may
 // fail, or be resent by the client. All of it counts against
-// [DrainTimeout], and the drain takes at least 20ms. The socket's own
-// binding is undone before it closes, so another process that holds the
-// same socket (systemd, for the next start) takes connections again; but
-// while the queue drains it refuses them too.
+// [DrainTimeout], and the drain takes at least 20ms. A socket the adapter
+// listens on itself refuses dials until it is gone. One given with
+// [Listener] may be held by another process too (systemd, for the next
+// start), which must take connections again: it refuses them for that
+// process too while the queue drains, and is bound back as this process
+// closes it, so that a dial in that instant may be reset.
+//
+// A request pipelined behind one that the drain answers with
+// Connection: close is not served: net/http closes the connection after
+// that answer, and HTTP/1.1 asks a pipelining client to send it again.
 //
 // A server that may speak HTTP/2 (the [TLS] option, unless the server's
 // Protocols or an empty TLSNextProto switch HTTP/2 off, or unencrypted

@@ -73,19 +73,6 @@ func TestDrainServesAKeptAliveRequestTrickledAcrossTheIdleGrace(t *testing.T) {
 	}
 }
 
-// idleSeen gives a ConnState hook that reports each StateIdle.
-func idleSeen() (func(net.Conn, http.ConnState), <-chan struct{}) {
-	idle := make(chan struct{}, 64)
-	return func(c net.Conn, s http.ConnState) {
-		if s == http.StateIdle {
-			select {
-			case idle <- struct{}{}:
-			default:
-			}
-		}
-	}, idle
-}
-
 // The start of the next request can reach net/http before the connection
 // is reported idle: written right behind the previous request, it is read
 // with it; written as soon as the answer is in, net/http's background
@@ -103,7 +90,7 @@ func TestDrainServesANextRequestThatBeganBeforeTheConnectionWentIdle(t *testing.
 		{"a byte as the answer arrives, the handler returning", "", "G", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			hook, idle := idleSeen()
+			hook, idle := connStateSeen(http.StateIdle)
 			first := make(chan struct{}, 1)
 			srv := &http.Server{ConnState: hook, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Length", "2")
@@ -115,16 +102,8 @@ func TestDrainServesANextRequestThatBeganBeforeTheConnectionWentIdle(t *testing.
 				default:
 				}
 			})}
-			ln := listen(t)
-			addr := ln.Addr().String()
-			execute, interrupt := troupe.HTTPServer(srv, troupe.Listener(ln), troupe.DrainTimeout(10*time.Second))
-			executed := serveOn(execute)
-			c, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(time.Minute)) // a safety net only
+			addr, interrupt, executed := startHTTP(t, srv, troupe.DrainTimeout(10*time.Second))
+			c := dialRaw(t, addr)
 			answers := bufio.NewReader(c)
 			first <- struct{}{}
 			io.WriteString(c, "GET / HTTP/1.1\r\nHost: "+addr+"\r\n\r\n"+tc.behind)

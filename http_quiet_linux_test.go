@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -24,13 +25,21 @@ import (
 )
 
 func TestHTTPStopDropsNothingForNewConnectionClients(t *testing.T) {
-	tally := loadAcrossAStop(t, false)
-	tally.check(t)
+	loadAcrossAStop(t, false, false).check(t)
 }
 
 func TestHTTPStopDropsNothingForKeepAliveClients(t *testing.T) {
-	tally := loadAcrossAStop(t, true)
-	tally.check(t)
+	loadAcrossAStop(t, true, false).check(t)
+}
+
+// A TLS server whose HTTP/2 is switched off drains as a plain one does,
+// its clients offering HTTP/2 in vain.
+func TestHTTPSWithoutHTTP2StopDropsNothingForNewConnectionClients(t *testing.T) {
+	loadAcrossAStop(t, false, true).check(t)
+}
+
+func TestHTTPSWithoutHTTP2StopDropsNothingForKeepAliveClients(t *testing.T) {
+	loadAcrossAStop(t, true, true).check(t)
 }
 
 // stopTally counts what the clients saw across one stop.
@@ -60,7 +69,8 @@ func (s *stopTally) check(t *testing.T) {
 // a millisecond, each on a new connection or on kept-alive ones, and 16
 // more connect just before the stop and send theirs as it begins. A
 // client whose dial is refused is done, as a load balancer goes elsewhere.
-func loadAcrossAStop(t *testing.T, keepAlive bool) *stopTally {
+// withTLS serves HTTPS with HTTP/2 switched off, to clients that offer it.
+func loadAcrossAStop(t *testing.T, keepAlive, withTLS bool) *stopTally {
 	const clients, perClientAtMost, justBefore, loadAtMost = 64, 5_000, 16, 30 * time.Second
 	tally := &stopTally{justBefore: justBefore}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -68,14 +78,24 @@ func loadAcrossAStop(t *testing.T, keepAlive bool) *stopTally {
 		time.Sleep(time.Millisecond) // simulated work
 		io.WriteString(w, "ok")
 	})}
-	ln := listen(t)
-	addr := ln.Addr().String()
+	serving := ownPort(srv)
+	transport := &http.Transport{MaxIdleConnsPerHost: clients, DisableKeepAlives: !keepAlive}
+	opts, scheme := []troupe.ServerOption{troupe.DrainTimeout(30 * time.Second)}, "http://"
+	if withTLS {
+		srv.ErrorLog = log.New(io.Discard, "", 0) // handshakes the stop cuts short
+		srv.TLSConfig, transport.TLSClientConfig = selfSignedTLS(t)
+		srv.Protocols = new(http.Protocols)
+		srv.Protocols.SetHTTP1(true)
+		transport.TLSClientConfig.NextProtos = []string{"h2", "http/1.1"}
+		transport.ForceAttemptHTTP2 = true
+		opts, scheme = append(opts, troupe.TLS("", "")), "https://"
+	}
 	var g troupe.Group
 	g.ShutdownTimeout = time.Minute
-	g.Add(troupe.HTTPServer(srv, troupe.Listener(ln), troupe.DrainTimeout(30*time.Second))).Name("http")
+	g.Add(troupe.HTTPServer(srv, opts...)).Name("http")
 	fire, ran := runUntilFired(&g, nil)
+	addr := serving()
 
-	transport := &http.Transport{MaxIdleConnsPerHost: clients, DisableKeepAlives: !keepAlive}
 	defer transport.CloseIdleConnections()
 	client := &http.Client{Transport: transport, Timeout: time.Minute}
 	bad := func(what string) { tally.firstBad.CompareAndSwap(nil, what) }
@@ -90,7 +110,7 @@ func loadAcrossAStop(t *testing.T, keepAlive bool) *stopTally {
 					return
 				default:
 				}
-				switch traced(client, "http://"+addr+"/", tally, bad) {
+				switch traced(client, scheme+addr+"/", tally, bad) {
 				case errRefused:
 					<-done
 					return
@@ -108,6 +128,12 @@ func loadAcrossAStop(t *testing.T, keepAlive bool) *stopTally {
 	close(fire)
 	served := make(chan bool, justBefore)
 	for _, c := range late {
+		if withTLS {
+			// The handshake, as the request, comes as the stop begins.
+			config := transport.TLSClientConfig.Clone()
+			config.ServerName = "127.0.0.1"
+			c = tls.Client(c, config)
+		}
 		go func() { served <- askOnConn(c, addr) }()
 	}
 	if err := <-ran; err != nil {
@@ -285,15 +311,16 @@ func TestHTTPSWithoutHTTP2ServesARequestSentAfterTheStop(t *testing.T) {
 // refusal (a health checker, a client retrying the same address): each one
 // is refused, or connects and is served. None connects and is then reset,
 // which would mean the kernel had queued it and the socket's close threw
-// it away: the socket refuses dials until it is closed.
+// it away: the socket refuses dials until it is closed. (A socket given
+// with Listener, which another process may share, is bound back as it
+// closes, and a dial in that instant can be reset; see HTTPServer.)
 func TestDialsRacingTheDrainAreRefusedOrServedNeverReset(t *testing.T) {
 	const dialers = 48
 	srv := &http.Server{Handler: okHandler()}
-	ln := listen(t)
-	addr := ln.Addr().String()
-	execute, interrupt := troupe.HTTPServer(srv, troupe.Listener(ln), troupe.DrainTimeout(10*time.Second))
+	serving := ownPort(srv)
+	execute, interrupt := troupe.HTTPServer(srv, troupe.DrainTimeout(10*time.Second))
 	executed := serveOn(execute)
-	untilServing(t, addr)
+	addr := serving()
 	done := make(chan struct{})
 	type result struct{ refused, served, reset, other int }
 	results := make(chan result, dialers)

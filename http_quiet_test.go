@@ -83,12 +83,14 @@ func h2cProtocols() (server, client *http.Protocols) {
 	return server, client
 }
 
-// Over HTTP/2 without TLS, whose connections net/http reports only as new
-// and closed, the drain waits for each connection to close: every request
-// in flight at the stop gets its whole answer, larger than the socket
-// buffers hold, before execute returns.
+// Over HTTP/2 without TLS, whose connections net/http's HTTP/2 server
+// reports idle between streams as HTTP/1's are, the drain waits for each
+// HTTP/2 connection to close: every request in flight at the stop, over
+// HTTP/2 and over HTTP/1 on the same server, gets its whole answer, larger
+// than the socket buffers hold and read slowly, before execute returns.
 func TestH2CDrainAnswersEveryRequestInFlightWhole(t *testing.T) {
-	const inFlight, size = 20, 1 << 20
+	const overHTTP2, overHTTP1, size = 16, 8, 1 << 20
+	const inFlight = overHTTP2 + overHTTP1
 	entered, release := make(chan struct{}, inFlight), make(chan struct{})
 	answer := strings.Repeat("x", size)
 	serverProtocols, clientProtocols := h2cProtocols()
@@ -98,27 +100,42 @@ func TestH2CDrainAnswersEveryRequestInFlightWhole(t *testing.T) {
 		io.WriteString(w, answer)
 	})}
 	addr, interrupt, executed := startHTTP(t, srv, troupe.DrainTimeout(time.Minute))
-	client := &http.Client{Transport: &http.Transport{Protocols: clientProtocols}, Timeout: time.Minute}
-	defer client.CloseIdleConnections()
+	h2 := &http.Client{Transport: &http.Transport{Protocols: clientProtocols}, Timeout: time.Minute}
+	defer h2.CloseIdleConnections()
+	h1 := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: overHTTP1}, Timeout: time.Minute}
+	defer h1.CloseIdleConnections()
 	answered := make(chan error, inFlight)
-	for range inFlight {
-		go func() {
-			resp, err := client.Get("http://" + addr + "/")
+	get := func(client *http.Client, proto int) {
+		resp, err := client.Get("http://" + addr + "/")
+		if err != nil {
+			answered <- err
+			return
+		}
+		defer resp.Body.Close()
+		got, buf := 0, make([]byte, 64<<10)
+		for {
+			n, err := resp.Body.Read(buf)
+			got += n
+			if err == io.EOF {
+				break
+			}
 			if err != nil {
-				answered <- err
+				answered <- fmt.Errorf("HTTP/%d after %d bytes: %w", proto, got, err)
 				return
 			}
-			defer resp.Body.Close()
-			body, err := io.ReadAll(resp.Body)
-			switch {
-			case err != nil:
-				answered <- fmt.Errorf("after %d bytes: %w", len(body), err)
-			case resp.ProtoMajor != 2 || len(body) != size:
-				answered <- fmt.Errorf("%s answer of %d bytes", resp.Proto, len(body))
-			default:
-				answered <- nil
-			}
-		}()
+			time.Sleep(100 * time.Microsecond) // a slow reader
+		}
+		if resp.ProtoMajor != proto || got != size {
+			answered <- fmt.Errorf("%s answer of %d bytes", resp.Proto, got)
+			return
+		}
+		answered <- nil
+	}
+	for range overHTTP2 {
+		go get(h2, 2)
+	}
+	for range overHTTP1 {
+		go get(h1, 1)
 	}
 	for range inFlight {
 		<-entered

@@ -76,3 +76,41 @@ func TestRefuseNewConnectionsFallsBackForOtherListeners(t *testing.T) {
 		t.Error("acceptQueueLen() known for a wrapped listener")
 	}
 }
+
+// A socket that was bound to an interface before the drain is bound back
+// to it, not to none, once this process lets go of it: another process
+// that holds it (systemd, with BindToDevice=) gets it as it was.
+func TestShareAfterCloseBindsTheSocketBackToItsInterface(t *testing.T) {
+	lo, err := net.InterfaceByName("lo")
+	if err != nil {
+		t.Skip("no loopback interface:", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if !onListenerSocket(ln, func(fd int) error { return rebind(fd, lo.Index) }) {
+		t.Skip("cannot bind the socket to lo here")
+	}
+	boundTo, ok := refuseNewConnections(ln)
+	if !ok || boundTo != lo.Index {
+		t.Fatalf("refuseNewConnections() = %d, %v; want lo's index %d, true", boundTo, ok, lo.Index)
+	}
+	// The release runs after the listener's Close; here the listener stays
+	// open, as another process's descriptor would keep the socket.
+	shareAfterClose(ln, boundTo)()
+	var now int
+	onListenerSocket(ln, func(fd int) (err error) {
+		now, err = syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, soBindToIfindex)
+		return err
+	})
+	if now != lo.Index {
+		t.Errorf("bound to interface %d after the release, want lo's %d", now, lo.Index)
+	}
+	c, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
+	if err != nil {
+		t.Fatalf("a dial after the release: %v", err)
+	}
+	c.Close()
+}
