@@ -43,51 +43,27 @@ func TestDrainServesAHeaderTrickledAcrossTheStopOnANewConnection(t *testing.T) {
 	}
 }
 
-// A kept-alive connection on which the next request begins after the
-// stop, its header arriving slowly across the idle grace, is waited for
-// and served: net/http reports the connection idle until the whole header
-// is in, and Shutdown would close it mid-request.
+// The next request on a kept-alive connection, its header arriving slowly
+// across the drain's idle grace, is waited for and served: net/http
+// reports the connection idle until the whole header is in, and Shutdown
+// would close it mid-request. Its start may come after the stop, or reach
+// net/http before the connection is reported idle: written right behind
+// the previous request, it is read with it; written as soon as the answer
+// is in, net/http's background read takes its first byte while the
+// handler finishes.
 func TestDrainServesAKeptAliveRequestTrickledAcrossTheIdleGrace(t *testing.T) {
-	hook, idle := connStateSeen(http.StateIdle)
-	addr, interrupt, executed := startHTTP(t, &http.Server{Handler: okHandler(), ConnState: hook})
-	c := dialRaw(t, addr)
-	answers := bufio.NewReader(c)
-	io.WriteString(c, "GET / HTTP/1.1\r\nHost: "+addr+"\r\n\r\n")
-	if body, closing, err := readAnswer(answers); err != nil || body != "ok" || closing {
-		t.Fatalf("before the stop: %q, Connection: close %v, %v", body, closing, err)
-	}
-	<-idle
-	interrupt(nil)
-	untilRefused(t, addr)
-	io.WriteString(c, "GET / HTTP/1.1\r\n")
-	// The client under test is slow: the rest of its header comes well
-	// after the drain's 100ms idle grace has passed.
-	time.Sleep(300 * time.Millisecond)
-	io.WriteString(c, "Host: "+addr+"\r\n\r\n")
-	body, closing, err := readAnswer(answers)
-	if err != nil || body != "ok" || !closing {
-		t.Errorf("the trickled request got %q, Connection: close %v, %v", body, closing, err)
-	}
-	if err := <-executed; err != nil {
-		t.Errorf("execute() = %v", err)
-	}
-}
-
-// The start of the next request can reach net/http before the connection
-// is reported idle: written right behind the previous request, it is read
-// with it; written as soon as the answer is in, net/http's background
-// read takes its first byte while the handler finishes. Either way the
-// request has begun, and is waited for across the idle grace and served.
-func TestDrainServesANextRequestThatBeganBeforeTheConnectionWentIdle(t *testing.T) {
+	const next = "GET / HTTP/1.1\r\n"
 	for _, tc := range []struct {
 		name      string
-		behind    string        // sent in the same write as the first request
-		early     string        // sent as soon as the first answer is in
+		behind    string        // of next, sent in the same write as the first request
+		early     string        // of next, sent as soon as the first answer is in
+		afterStop string        // of next, sent once the drain refuses new dials
 		afterward time.Duration // the handler's work once its answer is out
 	}{
-		{"written behind the previous request", "GET / HTTP/1.1\r\n", "", 0},
-		{"a byte as the answer arrives, the handler working on", "", "G", 100 * time.Millisecond},
-		{"a byte as the answer arrives, the handler returning", "", "G", 0},
+		{"begun after the stop", "", "", next, 0},
+		{"written behind the previous request", next, "", "", 0},
+		{"a byte as the answer arrives, the handler working on", "", "G", "", 100 * time.Millisecond},
+		{"a byte as the answer arrives, the handler returning", "", "G", "", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			hook, idle := connStateSeen(http.StateIdle)
@@ -114,9 +90,9 @@ func TestDrainServesANextRequestThatBeganBeforeTheConnectionWentIdle(t *testing.
 			<-idle
 			interrupt(nil)
 			untilRefused(t, addr)
+			io.WriteString(c, tc.afterStop)
 			time.Sleep(300 * time.Millisecond) // a slow client, past the 100ms idle grace
-			rest := "GET / HTTP/1.1\r\n"[len(tc.behind)+len(tc.early):] + "Host: " + addr + "\r\n\r\n"
-			io.WriteString(c, rest)
+			io.WriteString(c, next[len(tc.behind)+len(tc.early)+len(tc.afterStop):]+"Host: "+addr+"\r\n\r\n")
 			body, closing, err := readAnswer(answers)
 			if err != nil || body != "ok" || !closing {
 				t.Errorf("the request begun before the stop got %q, Connection: close %v, %v", body, closing, err)

@@ -116,22 +116,30 @@ func floorStartStop(n int) {
 	wg.Wait()
 }
 
-// floorintStartStop is the least a library can do with an interrupt per
-// actor: the same pairs as troupe's and oklog/run's, each execute on a
-// goroutine, the interrupts called in turn once the first returns, and one
-// WaitGroup.
-func floorintStartStop(n int) {
-	type pair struct {
-		execute   func() error
-		interrupt func(error)
-	}
+// pair is an actor of the floors, which hold their pairs themselves.
+type pair struct {
+	execute   func() error
+	interrupt func(error)
+}
+
+// workloadPairs gives StartStop's actors as pairs: n that block until
+// interrupted, and one that returns at once.
+func workloadPairs(n int) []pair {
 	pairs := make([]pair, 0, n+1)
 	for range n {
 		e, i := blockUntilInterrupted()
 		pairs = append(pairs, pair{e, i})
 	}
 	e, i := returnAtOnce()
-	pairs = append(pairs, pair{e, i})
+	return append(pairs, pair{e, i})
+}
+
+// floorintStartStop is the least a library can do with an interrupt per
+// actor: the same pairs as troupe's and oklog/run's, each execute on a
+// goroutine, the interrupts called in turn once the first returns, and one
+// WaitGroup.
+func floorintStartStop(n int) {
+	pairs := workloadPairs(n)
 	first := make(chan struct{}, 1)
 	var wg sync.WaitGroup
 	for _, p := range pairs {
@@ -161,17 +169,7 @@ func floorintStartStop(n int) {
 // where oklog/run runs two. It has no deadline, names, stages, readiness
 // or logging, which cost troupe more.
 func floorcontractStartStop(n int) {
-	type pair struct {
-		execute   func() error
-		interrupt func(error)
-	}
-	pairs := make([]pair, 0, n+1)
-	for range n {
-		e, i := blockUntilInterrupted()
-		pairs = append(pairs, pair{e, i})
-	}
-	e, i := returnAtOnce()
-	pairs = append(pairs, pair{e, i})
+	pairs := workloadPairs(n)
 	var (
 		wg          sync.WaitGroup
 		mu          sync.Mutex
