@@ -58,8 +58,9 @@ import (
 // until the deadline. So does a [Listener] that is not a
 // *net.TCPListener (a wrapper, a TLS listener, a Unix socket), one in an
 // SO_REUSEPORT group (Linux drops, rather than refuses, the dials it
-// would still hash to it), every platform but Linux, and a kernel that
-// refuses.
+// would still hash to it), a [Listener] in a process without CAP_NET_RAW
+// (Linux would not let it bind the socket back for another process that
+// holds it), every platform but Linux, and a kernel that refuses.
 //
 // If the drain overruns, the requests still in flight are cut: a cut
 // request gets no response, not even one its handler writes once

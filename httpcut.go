@@ -308,7 +308,7 @@ type cutListener struct {
 	closed    chan struct{} // closed by Close
 	held      atomic.Bool   // the socket is closed, and Accept waits for Close
 	ownSocket bool          // the adapter opened the socket: no other process holds it
-	boundTo   int           // the interface the socket was bound to before the drain, 0 for none
+	release   func()        // from refuseNewConnections, once the drain has begun to refuse
 	closeOnce sync.Once
 	sockOnce  sync.Once
 	closeErr  error

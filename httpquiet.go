@@ -74,11 +74,11 @@ func (s *httpActor) settle(ln *cutListener, deadline time.Time) {
 	if (s.opts.tls && s.requests.tlsHTTP2) || s.requests.unencryptedHTTP2 {
 		return
 	}
-	boundTo, refusing := refuseNewConnections(ln.Listener)
+	release, refusing := refuseNewConnections(ln.Listener, !ln.ownSocket)
 	if !refusing {
 		return
 	}
-	ln.boundTo = boundTo
+	ln.release = release
 	q := s.requests
 	began := time.Now()
 	q.draining.Store(true)
@@ -199,12 +199,10 @@ func speaksHTTP2(c net.Conn) bool {
 // until it is gone.
 func (l *cutListener) hold() {
 	l.held.Store(true)
-	release := func() {}
-	if !l.ownSocket {
-		release = shareAfterClose(l.Listener, l.boundTo)
-	}
 	l.closeSocket() // its error is execute's, which Close gives again
-	release()
+	if l.release != nil {
+		l.release()
+	}
 }
 
 func later(a, b time.Time) time.Time {

@@ -34,7 +34,7 @@ func TestRefuseNewConnectionsKeepsTheAcceptQueue(t *testing.T) {
 	if n, known := acceptQueueLen(ln); !known || n != queued {
 		t.Errorf("acceptQueueLen() = %d, %v; want %d, true", n, known, queued)
 	}
-	if _, ok := refuseNewConnections(ln); !ok {
+	if _, ok := refuseNewConnections(ln, false); !ok {
 		t.Fatal("refuseNewConnections() = false on a TCP listener")
 	}
 	if c, err := net.DialTimeout("tcp", addr, 5*time.Second); !errors.Is(err, syscall.ECONNREFUSED) {
@@ -71,7 +71,7 @@ func TestRefuseNewConnectionsFallsBackForOtherListeners(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	if _, ok := refuseNewConnections(struct{ net.Listener }{ln}); ok {
+	if _, ok := refuseNewConnections(struct{ net.Listener }{ln}, false); ok {
 		t.Error("refuseNewConnections() = true for a wrapped listener")
 	}
 	if _, known := acceptQueueLen(struct{ net.Listener }{ln}); known {
@@ -82,7 +82,7 @@ func TestRefuseNewConnectionsFallsBackForOtherListeners(t *testing.T) {
 // A socket that was bound to an interface before the drain is bound back
 // to it, not to none, once this process lets go of it: another process
 // that holds it (systemd, with BindToDevice=) gets it as it was.
-func TestShareAfterCloseBindsTheSocketBackToItsInterface(t *testing.T) {
+func TestReleaseBindsASharedSocketBackToItsInterface(t *testing.T) {
 	lo, err := net.InterfaceByName("lo")
 	if err != nil {
 		t.Skip("no loopback interface:", err)
@@ -95,13 +95,13 @@ func TestShareAfterCloseBindsTheSocketBackToItsInterface(t *testing.T) {
 	if !onListenerSocket(ln, func(fd int) error { return rebind(fd, lo.Index) }) {
 		t.Skip("cannot bind the socket to lo here")
 	}
-	boundTo, ok := refuseNewConnections(ln)
-	if !ok || boundTo != lo.Index {
-		t.Fatalf("refuseNewConnections() = %d, %v; want lo's index %d, true", boundTo, ok, lo.Index)
+	release, ok := refuseNewConnections(ln, true)
+	if !ok {
+		t.Fatal("refuseNewConnections() = false on a TCP listener bound to lo")
 	}
 	// The release runs after the listener's Close; here the listener stays
 	// open, as another process's descriptor would keep the socket.
-	shareAfterClose(ln, boundTo)()
+	release()
 	var now int
 	onListenerSocket(ln, func(fd int) (err error) {
 		now, err = syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, soBindToIfindex)
