@@ -1,6 +1,7 @@
 package troupe
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -363,6 +364,7 @@ type cutConn struct {
 	// header has arrived, and the drain must not take one whose next
 	// request has begun for idle; these tell it (see requestBegun).
 	received  atomic.Uint64 // the bytes read
+	reads     atomic.Uint32 // the reads that brought a byte other than CR or LF
 	deadlines atomic.Uint32 // the calls of SetReadDeadline
 	readAhead atomic.Bool   // a one-byte read got a byte since the last request began
 	// unencryptedHTTP2 is set once the connection has begun with HTTP/2's
@@ -386,8 +388,13 @@ func (c *cutConn) Read(p []byte) (int, error) {
 		if c.q.unencryptedHTTP2 && before < uint64(len(c.start)) {
 			c.sawStart(before, p[:n])
 		}
-		if len(p) == 1 {
-			c.readAhead.Store(true)
+		// Old clients send CRLF after a POST body, and net/http skips it
+		// before the next request: it begins none.
+		if len(bytes.Trim(p[:n], "\r\n")) > 0 {
+			c.reads.Add(1)
+			if len(p) == 1 {
+				c.readAhead.Store(true)
+			}
 		}
 	}
 	return n, err
@@ -411,7 +418,7 @@ func (c *cutConn) sawStart(at uint64, read []byte) {
 // readProgress is how far a connection's reading had got when ConnState
 // last reported it.
 type readProgress struct {
-	received  uint64
+	reads     uint32
 	deadlines uint32
 	readAhead bool
 }
@@ -422,14 +429,15 @@ func (c *cutConn) progress() readProgress {
 	if c == nil {
 		return readProgress{}
 	}
-	return readProgress{c.received.Load(), c.deadlines.Load(), c.readAhead.Load()}
+	return readProgress{c.reads.Load(), c.deadlines.Load(), c.readAhead.Load()}
 }
 
 // requestBegun reports whether the next request of a kept-alive
 // connection, reading as far as since when it went idle, has begun to
 // arrive. net/http shows none of it until the whole header is in, so
 // this reads its steps on the connection:
-//   - a byte arrived after it went idle;
+//   - a byte arrived after it went idle (CR and LF, which old clients
+//     send after a POST body, do not count);
 //   - a byte came before, which net/http's one-byte background read took
 //     while the handler finished (the client had its answer and went on);
 //   - its first four bytes came before, read with the last request's:
@@ -440,7 +448,7 @@ func (c *cutConn) progress() readProgress {
 // to waiting out the idle grace alone, as before.
 func requestBegun(c net.Conn, since readProgress) bool {
 	now := asCutConn(c).progress()
-	return now.received != since.received || since.readAhead || now.deadlines-since.deadlines >= 2
+	return now.reads != since.reads || since.readAhead || now.deadlines-since.deadlines >= 2
 }
 
 func (c *cutConn) Write(p []byte) (int, error) {

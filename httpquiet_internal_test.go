@@ -27,7 +27,7 @@ func TestUnsettledWaitsForAKeptAliveConnectionWhoseRequestBegan(t *testing.T) {
 		t.Error("silent past the idle grace: not done")
 	}
 
-	conn.received.Add(4) // "GET "
+	conn.reads.Add(1) // "GET "
 	next, done = q.unsettled(began.Add(idleGrace), began)
 	if done || !next.Equal(began.Add(newConnPatience)) {
 		t.Errorf("request begun: unsettled() = %v, %v; want newConnPatience's end", next.Sub(began), done)
@@ -130,7 +130,7 @@ func TestRequestBegunReadsEachSignOfTheNextRequest(t *testing.T) {
 	}{
 		{"silent", func(c *cutConn) {}, false, false},
 		{"one read deadline (set as it goes idle)", func(c *cutConn) { c.SetReadDeadline(time.Time{}) }, false, false},
-		{"a byte after", func(c *cutConn) { c.received.Add(1) }, false, true},
+		{"a read after", func(c *cutConn) { c.reads.Add(1) }, false, true},
 		{"a byte read ahead before", func(c *cutConn) {}, true, true},
 		{"a second read deadline: four bytes were in", func(c *cutConn) {
 			c.SetReadDeadline(time.Time{})
