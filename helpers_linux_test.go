@@ -93,3 +93,38 @@ func getAndDiscard(client *http.Client, url string) error {
 	resp.Body.Close()
 	return nil
 }
+
+// sharedListener gives a listener on 127.0.0.1 for the adapter and the
+// same socket as another process would hold it (systemd, for the next
+// start), which the test keeps open.
+func sharedListener(t *testing.T) (ln, held net.Listener) {
+	t.Helper()
+	ln = listen(t)
+	f, err := ln.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if held, err = net.FileListener(f); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { held.Close() })
+	return ln, held
+}
+
+// takesConnections fails the test unless a dial to addr is queued on the
+// socket the other process holds, and accepted there.
+func takesConnections(t *testing.T, addr string, held net.Listener) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatalf("a dial to the socket another process still holds, after this one drained: %v; want it queued for the next server", err)
+	}
+	defer c.Close()
+	held.(*net.TCPListener).SetDeadline(time.Now().Add(time.Minute)) // a safety net only
+	a, err := held.Accept()
+	if err != nil {
+		t.Fatalf("the holder's Accept: %v", err)
+	}
+	a.Close()
+}

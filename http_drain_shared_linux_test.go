@@ -32,21 +32,10 @@ import (
 // is the point of holding it, so that connections wait in the kernel's
 // queue across a restart instead of being refused. The drain binds the
 // socket itself, not this process's fd, to a non-existent interface, so
-// it must undo that before closing its fd.
+// it must bind it back once it has closed its fd.
 func TestADrainedSocketSharedWithAnotherProcessTakesConnectionsAfterward(t *testing.T) {
-	ln := listen(t)
+	ln, held := sharedListener(t)
 	addr := ln.Addr().String()
-	f, err := ln.(*net.TCPListener).File() // the supervisor's copy of the socket
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	held, err := net.FileListener(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer held.Close()
-
 	execute, interrupt := troupe.HTTPServer(&http.Server{Handler: okHandler()}, troupe.Listener(ln))
 	executed := serveOn(execute)
 	untilServing(t, addr)
@@ -54,44 +43,50 @@ func TestADrainedSocketSharedWithAnotherProcessTakesConnectionsAfterward(t *test
 	if err := <-executed; err != nil {
 		t.Fatalf("execute() = %v", err)
 	}
-
 	// This process has let go of the socket; its holder keeps it listening
 	// for the next one, so a dial is queued, and the next server accepts it.
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatalf("a dial to the socket still held by another process, after this one drained: %v; want it queued for the next server", err)
-	}
-	defer c.Close()
-	held.(*net.TCPListener).SetDeadline(time.Now().Add(time.Minute)) // a safety net only
-	a, err := held.Accept()
-	if err != nil {
-		t.Fatalf("the holder's Accept: %v", err)
-	}
-	a.Close()
+	takesConnections(t, addr, held)
 }
 
 // The same through the library's own socket activation, as systemd runs
 // it: systemd keeps the socket, the service drains on SIGTERM and exits,
 // and systemd starts the next one on the same socket, which must be
-// served.
+// served. systemd runs most services as an unprivileged user, without
+// CAP_NET_RAW: Linux lets such a process bind an unbound socket to an
+// interface, but not change or undo that binding, so the drain must leave
+// systemd's socket alone rather than leave it refusing every later start.
+// The unprivileged service runs in a user namespace of its own, which has
+// no CAP_NET_RAW over the network it uses.
 func TestTheNextStartOnSystemdsSocketIsServedAfterADrain(t *testing.T) {
-	ln, f := tcpListener(t)
-	defer ln.Close() // systemd's own copy, held across the restart
-	defer f.Close()
-	addr := ln.Addr().String()
-	client := &http.Client{Timeout: time.Minute, Transport: &http.Transport{DisableKeepAlives: true}}
-	defer client.CloseIdleConnections()
+	for _, unprivileged := range []bool{false, true} {
+		t.Run(fmt.Sprintf("unprivileged=%v", unprivileged), func(t *testing.T) {
+			ln, f := tcpListener(t)
+			defer ln.Close() // systemd's own copy, held across the restart
+			defer f.Close()
+			addr := ln.Addr().String()
+			client := &http.Client{Timeout: time.Minute, Transport: &http.Transport{DisableKeepAlives: true}}
+			defer client.CloseIdleConnections()
 
-	for run := range 2 {
-		c := startCmd(t, activatedCmd(t, "activation-serve", []*os.File{f}, "LISTEN_FDS=1", "LISTEN_FDNAMES=http"))
-		c.await("serving on " + addr)
-		if err := getAndDiscard(client, "http://"+addr+"/"); err != nil {
-			t.Fatalf("run %d of the service on systemd's socket: GET: %v", run+1, err)
-		}
-		c.signal(syscall.SIGTERM)
-		if want, have := 0, c.wait(); want != have {
-			t.Fatalf("run %d: exit status: want %d, have %d; stderr:\n%s", run+1, want, have, c.stderr.String())
-		}
+			for run := range 2 {
+				cmd := activatedCmd(t, "activation-serve", []*os.File{f}, "LISTEN_FDS=1", "LISTEN_FDNAMES=http")
+				if unprivileged {
+					cmd.SysProcAttr = &syscall.SysProcAttr{
+						Cloneflags:  syscall.CLONE_NEWUSER,
+						UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}},
+						GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}},
+					}
+				}
+				c := startCmd(t, cmd)
+				c.await("serving on " + addr)
+				if err := getAndDiscard(client, "http://"+addr+"/"); err != nil {
+					t.Fatalf("run %d of the service on systemd's socket: GET: %v", run+1, err)
+				}
+				c.signal(syscall.SIGTERM)
+				if want, have := 0, c.wait(); want != have {
+					t.Fatalf("run %d: exit status: want %d, have %d; stderr:\n%s", run+1, want, have, c.stderr.String())
+				}
+			}
+		})
 	}
 }
 
@@ -197,6 +192,83 @@ func TestHTTP2ClientsHearOfTheStopAtOnceAndLoseNoRequest(t *testing.T) {
 				t.Errorf("%d HTTP/2 requests sent on an established connection after the stop began were taken and then dropped; first: %v",
 					dropped.Load(), firstDrop.Load())
 			}
+		})
+	}
+}
+
+// Other code's srv.Shutdown or srv.Close during the settle (which the
+// adapter supports, see TestShutdownByOthersDuringTheSettle) closes the
+// listener while the drain has it bound to no interface. The socket,
+// which systemd holds too, must still take connections for the next
+// process afterwards.
+//
+// Serve is held in a ConnState hook, so that the accept queue is not
+// empty and the settle is still listening when the listener closes: no
+// timing.
+func TestSharedSocketTakesConnectionsAfterOthersStopTheServerDuringTheSettle(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// stop begins other code's stop, and returns once it has closed
+		// the listener, with a channel for the stop's end.
+		stop func(t *testing.T, srv *http.Server, ln net.Listener) <-chan error
+	}{
+		{"Shutdown", func(t *testing.T, srv *http.Server, ln net.Listener) <-chan error {
+			began := make(chan struct{})
+			var once sync.Once
+			srv.RegisterOnShutdown(func() { once.Do(func() { close(began) }) }) // once the listeners are closed
+			ended := make(chan error, 1)
+			go func() { ended <- srv.Shutdown(context.Background()) }()
+			<-began
+			return ended
+		}},
+		{"Close", func(t *testing.T, srv *http.Server, ln net.Listener) <-chan error {
+			ended := make(chan error, 1)
+			go func() { ended <- srv.Close() }() // it waits for Serve, which waits in the hook
+			rc, err := ln.(*net.TCPListener).SyscallConn()
+			if err != nil {
+				t.Fatal(err)
+			}
+			eventually(t, "srv.Close closes the listener", func() bool { return rc.Control(func(uintptr) {}) != nil })
+			return ended
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ln, held := sharedListener(t)
+			addr := ln.Addr().String()
+			inHook, unblock := make(chan struct{}), make(chan struct{})
+			var blocking = make(chan bool, 1)
+			blocking <- false
+			srv := &http.Server{Handler: okHandler(), ConnState: func(_ net.Conn, s http.ConnState) {
+				if s != http.StateNew {
+					return
+				}
+				b := <-blocking
+				blocking <- false
+				if b {
+					close(inHook)
+					<-unblock // Serve's accept loop waits here
+				}
+			}}
+			execute, interrupt := troupe.HTTPServer(srv, troupe.Listener(ln), troupe.DrainTimeout(10*time.Second))
+			executed := serveOn(execute)
+			untilServing(t, addr)
+
+			<-blocking
+			blocking <- true
+			a := dialRaw(t, addr) // Serve takes it, and waits in the hook
+			<-inHook
+			b := dialRaw(t, addr) // queued behind it: the settle keeps listening
+			interrupt(nil)
+			untilRefused(t, addr)
+			stopped := tc.stop(t, srv, ln)
+			close(unblock)
+			a.Close() // neither sends a request: nothing to wait for
+			b.Close()
+			if err := <-executed; err != nil {
+				t.Errorf("execute() = %v", err)
+			}
+			<-stopped
+			takesConnections(t, addr, held)
 		})
 	}
 }
