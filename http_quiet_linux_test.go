@@ -325,10 +325,15 @@ func TestDialsRacingTheDrainAreRefusedOrServedNeverReset(t *testing.T) {
 	type result struct{ refused, served, reset, other int }
 	results := make(chan result, dialers)
 	var firstOther sync.Once
+	var going sync.WaitGroup // each dialer has made its first dial
+	going.Add(dialers)
 	for range dialers {
 		go func() {
 			var r result
-			for range 1_000_000 { // bounded; ends with the drain
+			for i := range 1_000_000 { // bounded; ends with the drain
+				if i == 1 {
+					going.Done()
+				}
 				select {
 				case <-done:
 					results <- r
@@ -355,7 +360,7 @@ func TestDialsRacingTheDrainAreRefusedOrServedNeverReset(t *testing.T) {
 			results <- r
 		}()
 	}
-	time.Sleep(20 * time.Millisecond) // let the dialers get going
+	going.Wait()
 	interrupt(nil)
 	err := <-executed
 	close(done)

@@ -363,7 +363,6 @@ type cutConn struct {
 	// net/http reports a kept-alive connection idle until a whole request
 	// header has arrived, and the drain must not take one whose next
 	// request has begun for idle; these tell it (see requestBegun).
-	received  atomic.Uint64 // the bytes read
 	reads     atomic.Uint32 // the reads that brought a byte other than CR or LF
 	deadlines atomic.Uint32 // the calls of SetReadDeadline
 	readAhead atomic.Bool   // a one-byte read got a byte since the last request began
@@ -371,6 +370,7 @@ type cutConn struct {
 	// preface, on a server that speaks HTTP/2 without TLS: nothing else
 	// tells such a connection from an HTTP/1 one.
 	unencryptedHTTP2 atomic.Bool
+	received         atomic.Uint64              // the bytes read, to place them in start
 	start            [len(h2cPrefaceStart)]byte // the first bytes read, while fewer than that have been
 }
 

@@ -41,13 +41,13 @@ func refuseNewConnections(ln net.Listener, shared bool) (release func(), ok bool
 		if reuse, err := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, soReusePort); err != nil || reuse != 0 {
 			return errors.Join(err, errReusePort)
 		}
-		var err error
-		if boundTo, err = syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, soBindToIfindex); err != nil {
-			return err
-		}
 		if shared {
 			if !canRebind() {
 				return errCannotRebind
+			}
+			var err error
+			if boundTo, err = syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, soBindToIfindex); err != nil {
+				return err
 			}
 			dup, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_DUPFD_CLOEXEC, 0)
 			if errno != 0 {
