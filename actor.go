@@ -27,17 +27,18 @@ type Actor struct {
 	index     int32
 	stage     int32 // set by Run, as all below
 
-	finished      atomic.Int32  // execute and interrupt calls that have ended
-	status        atomic.Uint32 // actorWaiting and on, for any goroutine to read
-	calling       atomic.Bool   // the interrupt has been entered
-	interrupted   bool
-	returned      bool
-	interruptDone bool
-	done          bool      // execute and interrupt returned, or its own deadline passed
-	readyBy       readiness // how the actor becomes ready
-	isReady       bool
-	checking      bool // its readiness check runs
-	endsQuietly   bool // a nil return after its interrupt needs no event: see endedClean
+	finished       atomic.Int32  // execute and interrupt calls that have ended
+	status         atomic.Uint32 // actorWaiting and on, for any goroutine to read
+	calling        atomic.Bool   // the interrupt has been entered
+	interrupted    bool
+	returned       bool
+	interruptDone  bool
+	done           bool      // execute and interrupt returned, or its own deadline passed
+	readyBy        readiness // how the actor becomes ready
+	isReady        bool
+	checking       bool // its readiness check runs
+	endsQuietly    bool // a nil return after its interrupt needs no event: see endedClean
+	returnRecorded bool // its return was recorded, or claimed, before its interrupt was called: see endedClean
 }
 
 // Name names the actor in logs, errors and [Actor.StopAfter]. Names must be

@@ -87,17 +87,22 @@ const (
 	checkNever // never ready: waits for the shutdown
 )
 
-func randomActors(rng *rand.Rand) ([]*fuzzActor, time.Duration) {
+// randomActors draws a group's actors, and its ShutdownTimeout. plain
+// says the group has nothing but pairs (no stop or start order, one-shot,
+// own Timeout or readiness check) and is to have no logger: the group
+// whose first return begins the shutdown on its own goroutine (claim.go).
+func randomActors(rng *rand.Rand) (actors []*fuzzActor, shutdownTimeout time.Duration, plain bool) {
+	plain = rng.IntN(4) == 0
 	n := 1 + rng.IntN(7)
 	if rng.IntN(4) == 0 {
 		n = 17 + rng.IntN(24) // large stages: the old crews began these one at a time
 	}
 	// Sometimes every actor has a tiny Timeout, so that timeouts, rather
 	// than returns, settle the stages: where interrupts were once lost.
-	tinyTimeouts := rng.IntN(5) == 0
+	tinyTimeouts := rng.IntN(5) == 0 && !plain
 	// Sometimes no stop order, so that all of a large group is one stage.
-	ordered := rng.IntN(3) != 0
-	actors := make([]*fuzzActor, n)
+	ordered := rng.IntN(3) != 0 && !plain
+	actors = make([]*fuzzActor, n)
 	selfDelays := rng.Perm(n) // distinct, so the first return is unambiguous
 	anyIgnored := false
 	for i := range actors {
@@ -106,7 +111,7 @@ func randomActors(rng *rand.Rand) ([]*fuzzActor, time.Duration) {
 			interrupt: rng.IntN(3),
 			slowFor:   time.Duration(1+rng.IntN(50)) * time.Millisecond,
 			failOnInt: rng.IntN(4) == 0,
-			oneShot:   rng.IntN(6) == 0,
+			oneShot:   rng.IntN(6) == 0 && !plain,
 			stop:      make(chan struct{}),
 			release:   make(chan struct{}),
 		}
@@ -117,7 +122,7 @@ func randomActors(rng *rand.Rand) ([]*fuzzActor, time.Duration) {
 		switch {
 		case tinyTimeouts:
 			a.timeout = time.Duration(1+rng.IntN(100)) * time.Microsecond
-		case rng.IntN(3) == 0:
+		case rng.IntN(3) == 0 && !plain:
 			a.timeout = time.Duration(1+rng.IntN(40)) * time.Millisecond
 		}
 		for j := range i {
@@ -132,7 +137,7 @@ func randomActors(rng *rand.Rand) ([]*fuzzActor, time.Duration) {
 	// Sometimes a start order and readiness checks. An actor starts only
 	// after actors of a higher index, which then stop after it: the stages
 	// StopAfter gives grow with the index too, so the two agree.
-	if rng.IntN(3) == 0 {
+	if rng.IntN(3) == 0 && !plain {
 		for i, a := range actors {
 			for j := i + 1; j < n; j++ {
 				if rng.IntN(3) == 0 {
@@ -163,11 +168,10 @@ func randomActors(rng *rand.Rand) ([]*fuzzActor, time.Duration) {
 		last.outcome = rng.IntN(3)
 	}
 	last.oneShot = false
-	var shutdownTimeout time.Duration
 	if anyIgnored || rng.IntN(2) == 0 {
 		shutdownTimeout = time.Duration(5+rng.IntN(60)) * time.Millisecond
 	}
-	return actors, shutdownTimeout
+	return actors, shutdownTimeout, plain
 }
 
 func (a *fuzzActor) execute() (err error) {
@@ -267,12 +271,13 @@ func (a *fuzzActor) readinessCheck(ctx context.Context) error {
 
 func checkRandomGroup(t *testing.T, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	actors, shutdownTimeout := randomActors(rng)
+	actors, shutdownTimeout, plain := randomActors(rng)
 	g := troupe.Group{ShutdownTimeout: shutdownTimeout}
 	// Sometimes a logger: without one, a clean return during the shutdown
-	// counts its stage down without telling Run (endedClean), and the
+	// counts its stage down without telling Run (endedClean), and a plain
+	// group's first return begins the shutdown itself (claim.go); the
 	// group must behave alike either way.
-	if rng.IntN(3) == 0 {
+	if rng.IntN(3) == 0 && !plain {
 		g.Logger = slog.New(slog.DiscardHandler)
 	}
 	var wg sync.WaitGroup

@@ -34,6 +34,7 @@ import "sync/atomic"
 type interrupter struct {
 	r      *runner
 	actors []*Actor
+	cause  error        // the shutdown's: the runner's, or the claim's before the runner adopts it
 	next   atomic.Int64 // the index of the next interrupt to take
 	spare  atomic.Bool
 }
@@ -41,11 +42,23 @@ type interrupter struct {
 // interruptAll marks a stage's actors interrupted and starts calling
 // their interrupts.
 func (r *runner) interruptAll(actors []*Actor) {
+	for _, a := range actors {
+		a.interrupted = true
+		// Stopped, not NeverStarted: an actor that never started keeps
+		// that state, which endedClean would overwrite.
+		a.returnRecorded = a.endsQuietly && a.status.Load() == actorStopped
+	}
+	r.startInterrupts(actors, r.cause)
+}
+
+// startInterrupts moves a stage's actors to stopping and starts calling
+// their interrupts. A claim calls it off the runner's goroutine, and so it
+// touches only what any goroutine may.
+func (r *runner) startInterrupts(actors []*Actor, cause error) {
 	if len(actors) == 0 {
 		return
 	}
 	for _, a := range actors {
-		a.interrupted = true
 		// Loaded first: a locked compare-and-swap per actor is a cost a
 		// large group feels; only an actor's own clean end races this.
 		if s := a.status.Load(); s == actorStarting || s == actorReady {
@@ -56,7 +69,7 @@ func (r *runner) interruptAll(actors []*Actor) {
 	if c.actors != nil {
 		c = &interrupter{} // a later stage; the usual group has one
 	}
-	c.r, c.actors = r, actors
+	c.r, c.actors, c.cause = r, actors, cause
 	c.spare.Store(true)
 	go c.work()
 }
@@ -73,6 +86,6 @@ func (c *interrupter) work() {
 		if i+1 < len(c.actors) && !c.spare.Load() && c.spare.CompareAndSwap(false, true) {
 			go c.work()
 		}
-		c.r.interrupt(c.actors[i])
+		c.r.interrupt(c.actors[i], c.cause)
 	}
 }

@@ -233,7 +233,7 @@ const (
 	actorReady                      // execute runs, and the actor is ready
 	actorStopping                   // interrupted; execute still runs
 	actorStopped                    // execute returned
-	actorEndedClean                 // execute returned nil after its interrupt ended: see endedClean
+	actorEndedClean                 // both ends counted without telling the runner: see endedClean
 	actorNeverStarted               // the shutdown began before it could start
 )
 

@@ -36,6 +36,12 @@ type runner struct {
 
 	startedAt []time.Duration // since log.since, by actor index, when logging
 
+	// The shutdown's claim: see claim.go.
+	claims         bool // set by newRunner: the actors may claim it
+	claim          atomic.Pointer[claim]
+	runClaim       claim // the runner's own
+	claimedByActor bool  // the claim began the shutdown, and its interrupts
+
 	cause      error  // passed to every interrupt: an *ActorError, or an outsideCause
 	causeActor string // the actor whose return began the shutdown; empty when asked from outside
 	failed     []error
@@ -83,6 +89,7 @@ const (
 	checkEnded                              // a ReadyWhen check returned err
 	startExpired                            // StartTimeout passed
 	stageEmptied                            // endedClean counted a stage's last actor down
+	shutdownClaimed                         // an actor's return began the shutdown: see claim.go
 )
 
 // event is what an actor's goroutines tell Run, through the inbox. Each
@@ -149,6 +156,7 @@ func newRunner(g *Group, actors []*Actor, sched schedule, in nesting) *runner {
 	for i, s := range r.stages {
 		r.pending[i].Store(int64(len(s)))
 	}
+	r.claims = r.claimsAllowed(in)
 	if in.parent != nil {
 		in.parent.watchDeadline(func() {
 			if r.moved.CompareAndSwap(false, true) {
@@ -174,6 +182,9 @@ func (a *Actor) run() { a.group.runState.execute(a) }
 func (r *runner) execute(a *Actor) {
 	err := errGoexit
 	defer func() {
+		if r.claims && r.claimShutdown(a, err) {
+			return // the claim reports the return
+		}
 		// Returns are reported, since one may begin the shutdown; the
 		// report also carries the end of an interrupt that finished first.
 		// The usual return, nil once interrupted, has nothing to report.
@@ -189,20 +200,23 @@ func (r *runner) execute(a *Actor) {
 	err = recovered(a.execute) // on runtime.Goexit, err stays errGoexit
 }
 
-// endedClean marks a done without telling the runner of it: a's execute
-// returned nil after its interrupt had ended, and nothing is to be logged
-// or timed. It relies on these, which make that end need no more of the
-// runner than the count:
-//   - the interrupt ends only after the shutdown began (only the
-//     interrupter that interruptAll starts calls it), so a nil return is
-//     no failure and no cause;
+// endedClean marks a done without telling the runner of it, when the
+// second of its two ends, execute's and interrupt's, needs nothing of the
+// runner but the count. That is so in three cases: its execute returned
+// nil after its interrupt had ended; or its interrupt ended after a return
+// the runner had recorded before calling it (returnRecorded); or after a
+// return that claimed the shutdown, which the runner adopts (claim.go).
+// Nothing is to be logged or timed (endsQuietly). It relies on these:
+//   - the interrupt ends only after the shutdown began (only an
+//     interrupter that interruptAll or a claim starts calls it), so a nil
+//     return then is no failure and no cause;
 //   - a's stage is counted down here and nowhere else: no event for a
-//     follows (its interrupt's end was counted first, without one), and
-//     endsQuietly excludes the actors whose own Timeout or readiness check
-//     would mark them done otherwise;
+//     follows (the first of its ends was counted, or recorded, first),
+//     and endsQuietly excludes the actors whose own Timeout or readiness
+//     check would mark them done otherwise;
 //   - the runner reads the actor's end from its status, not from returned
-//     and interruptDone, which stay unset: stragglers knows, and settle
-//     is never called for it.
+//     and interruptDone, which may stay unset: stragglers knows, and
+//     settle is never called for it.
 //
 // The last of a stage to end tells the runner, which may be waiting.
 func (r *runner) endedClean(a *Actor) {
@@ -218,6 +232,11 @@ func (r *runner) endedClean(a *Actor) {
 func (r *runner) awaitCause() {
 	for r.cause == nil {
 		ev, _ := r.events.receive(nil, nil) // only returns, readiness, a stop, and a deadline can come before the shutdown
+		if c := r.takeClaim(); c != nil {
+			r.adopt(c)
+			r.record(ev) // an event sent after the claim, or one that lost to it
+			break
+		}
 		switch ev.kind {
 		case stopAsked:
 			r.cause = &outsideCause{err: ev.err, run: r.life}
@@ -316,7 +335,9 @@ func (r *runner) shutdown() error {
 		r.delay()
 	}
 	stage := 0
-	r.interruptAll(r.stages[stage])
+	if !r.claimedByActor {
+		r.interruptAll(r.stages[stage])
+	}
 	for {
 		for stage < len(r.stages) && r.pending[stage].Load() == 0 {
 			r.log.stageDone(stage, len(r.stages), r.shutdownAt)
@@ -345,12 +366,17 @@ func (r *runner) shutdown() error {
 	return r.finish(r.stragglers(), 0)
 }
 
-func (r *runner) interrupt(a *Actor) {
+func (r *runner) interrupt(a *Actor, cause error) {
 	defer func() {
 		// An interrupt that ends before its execute returns is reported with
-		// that return: one event instead of two, in the usual case.
+		// that return: one event instead of two, in the usual case. One that
+		// ends after a return the runner knows of needs none.
 		if a.finished.Add(1) == 2 {
-			r.events.send(event{a, interruptEnded, nil})
+			if a.returnRecorded {
+				r.endedClean(a)
+			} else {
+				r.events.send(event{a, interruptEnded, nil})
+			}
 		}
 	}()
 	// Begun before its Timeout starts: an actor whose Timeout has passed
@@ -363,7 +389,7 @@ func (r *runner) interrupt(a *Actor) {
 		r.lateErrors = append(r.lateErrors, err)
 		r.mu.Unlock()
 	}
-	callInterrupt(a, r.cause, report)
+	callInterrupt(a, cause, report)
 	if sp := a.special; sp != nil && sp.release != nil && a.status.Load() == actorNeverStarted {
 		// A nested group that will never run releases its own actors,
 		// as one that Run refused does.
@@ -443,8 +469,8 @@ func (r *runner) record(ev event) *ActorError {
 			return r.notReadyInTime()
 		}
 		return nil
-	case stageEmptied:
-		return nil // the shutdown's loop reads the counts
+	case stageEmptied, shutdownClaimed:
+		return nil // the shutdown's loop reads the counts; takeClaim read the claim
 	}
 	a.returned = true
 	a.status.Store(actorStopped)

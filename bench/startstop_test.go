@@ -42,6 +42,7 @@ func BenchmarkStartStop(b *testing.B) {
 		bench("floor", floorStartStop)
 		bench("floorint", floorintStartStop)
 		bench("floorcontract", floorcontractStartStop)
+		bench("floorgroup", floorgroupStartStop)
 	}
 }
 
@@ -244,6 +245,7 @@ func BenchmarkStartStopRatio(b *testing.B) {
 		{"oklog-run", oklogStartStop},
 		{"floorint", floorintStartStop},
 		{"floorcontract", floorcontractStartStop},
+		{"floorgroup", floorgroupStartStop},
 		{"errgroup", errgroupStartStop},
 		{"conc", concStartStop},
 	}

@@ -1,0 +1,104 @@
+package troupe
+
+// A group of plain actors lets its first return begin the shutdown
+// itself. Otherwise the runner wakes for that return, names the cause and
+// starts the interrupts, then wakes again for their ends: two wake-ups of
+// Run's goroutine on the way where one will do. The returning actor
+// claims the shutdown instead, on its own goroutine: it names the cause,
+// moves the group to Stopping and starts the interrupts, and its return
+// and its interrupt's end need no event. Run wakes once, when the last
+// actor is done, and adopts the claim as if it had found the cause
+// itself.
+//
+// The claim is one compare-and-swap, and every cause goes through it: the
+// runner claims too, as it first wakes, before it reads the event that
+// woke it, and an actor that finds the shutdown claimed reports its
+// return as it would without claims. So exactly one cause stands, and it
+// is in place before any interrupt is called.
+
+// claim is a claim on a group's shutdown.
+type claim struct {
+	actor   *Actor     // the actor whose return claimed it; nil for the runner's own
+	cause   ActorError // the shutdown's cause, given to every interrupt
+	failure bool       // the actor failed, and the cause is its failure
+}
+
+// claimsAllowed reports whether the actors may claim the shutdown: when
+// nothing that the runner does as the shutdown begins would be skipped.
+// That rules out a logger to tell, more than one stop stage, a start
+// order, a start deadline or a stop delay, an enclosing group, and any
+// actor that needs the runner once it returns or before it is ready (a
+// one-shot, a readiness check, an adapter that announces readiness, its
+// own Timeout, a nested or restarted group).
+func (r *runner) claimsAllowed(in nesting) bool {
+	if !in.outermost || r.log.l != nil || len(r.stages) != 1 || r.order != nil ||
+		r.startTimeout > 0 || r.stopDelay > 0 {
+		return false
+	}
+	for _, a := range r.actors {
+		if a.readyBy != readyAtStart || !a.endsQuietly ||
+			(a.special != nil && (a.special.join != nil || a.special.release != nil)) {
+			return false
+		}
+	}
+	return true
+}
+
+// claimShutdown claims the shutdown for a's return with err, and begins
+// it, if nothing has claimed it yet. It is called on a's goroutine, as
+// execute returns.
+func (r *runner) claimShutdown(a *Actor, err error) bool {
+	if r.claim.Load() != nil {
+		return false
+	}
+	c := &claim{actor: a, cause: ActorError{Actor: a.displayName(), Err: ErrReturned, run: r.life}}
+	if !isEcho(err, false, nil) { // as record judges a return before the shutdown
+		c.cause.Err, c.failure = err, true
+	}
+	if !r.claim.CompareAndSwap(nil, c) {
+		return false
+	}
+	if err != nil {
+		r.join(err)
+	}
+	// The runner reads neither field before it adopts the claim, and the
+	// interrupter started below reads returnRecorded only after this.
+	a.returnRecorded = true
+	a.status.Store(actorStopped)
+	a.finished.Add(1) // before any interrupt can end: see interrupt
+	r.status.stopBegins(&c.cause)
+	if r.timeout > 0 {
+		// The deadline counts from now: the runner must wake to set it.
+		r.events.send(event{kind: shutdownClaimed})
+	}
+	r.startInterrupts(r.stages[0], &c.cause)
+	return true
+}
+
+// takeClaim claims the shutdown for the runner, which has woken and may
+// find its cause; or it gives the claim an actor made first, which the
+// runner must adopt before it applies anything.
+func (r *runner) takeClaim() *claim {
+	if !r.claims || r.claim.CompareAndSwap(nil, &r.runClaim) {
+		return nil
+	}
+	if c := r.claim.Load(); c != &r.runClaim {
+		return c
+	}
+	return nil
+}
+
+// adopt makes an actor's claim the runner's cause, and applies the
+// return that made it, as record would have.
+func (r *runner) adopt(c *claim) {
+	r.cause, r.causeActor = &c.cause, c.cause.Actor
+	if c.failure {
+		r.failed = append(r.failed, &c.cause)
+	}
+	c.actor.returned = true
+	r.running--
+	r.claimedByActor = true
+	for _, a := range r.actors {
+		a.interrupted = true
+	}
+}

@@ -1,0 +1,122 @@
+package troupe
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Which groups let a return claim the shutdown (claim.go): only those
+// where the runner has nothing to do as the shutdown begins that a claim
+// would skip. Each case runs a group whose first actor returns at once,
+// beside one that waits to be interrupted.
+func TestWhichGroupsLetAReturnClaimTheShutdown(t *testing.T) {
+	blocking := func(g *Group) *Actor {
+		return g.Go(func(ctx context.Context) error { <-ctx.Done(); return nil })
+	}
+	for _, tc := range []struct {
+		name   string
+		set    func(g *Group)
+		claims bool
+	}{
+		{"plain pairs", func(g *Group) { blocking(g) }, true},
+		{"named, with a ShutdownTimeout", func(g *Group) {
+			g.ShutdownTimeout = time.Minute
+			blocking(g).Name("worker")
+		}, true},
+		{"a logger", func(g *Group) {
+			g.Logger = slog.New(slog.DiscardHandler)
+			blocking(g)
+		}, false},
+		{"a stop order", func(g *Group) { blocking(g).Name("b").StopAfter("first") }, false},
+		{"a start order", func(g *Group) { blocking(g).StartAfter("first") }, false},
+		{"a one-shot", func(g *Group) { blocking(g).OneShot() }, false},
+		{"an own Timeout", func(g *Group) { blocking(g).Timeout(time.Minute) }, false},
+		{"a readiness check", func(g *Group) {
+			blocking(g).ReadyWhen(func(context.Context) error { return nil })
+		}, false},
+		{"a StartTimeout", func(g *Group) { g.StartTimeout = time.Minute; blocking(g) }, false},
+		{"a StopDelay", func(g *Group) { g.StopDelay = time.Minute; blocking(g) }, false},
+		{"a nested group", func(g *Group) {
+			var inner Group
+			inner.Go(func(ctx context.Context) error { <-ctx.Done(); return nil })
+			g.AddGroup(&inner)
+		}, false},
+		{"an HTTP server, which announces its readiness", func(g *Group) {
+			g.Add(HTTPServer(&http.Server{Addr: "127.0.0.1:0"}))
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var g Group
+			g.Add(returnsNowInternal()).Name("first")
+			tc.set(&g)
+			if err := g.Run(); err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if got := g.runState.claims; got != tc.claims {
+				t.Errorf("claims allowed: %v, want %v", got, tc.claims)
+			}
+			if got := g.runState.claimedByActor; got != tc.claims {
+				t.Errorf("the first return began the shutdown itself: %v, want %v", got, tc.claims)
+			}
+		})
+	}
+}
+
+// A stop asked before any return is the runner's cause: its claim keeps
+// the later returns from claiming, and its interrupts are its own.
+func TestAStopBeforeAnyReturnIsTheRunnersClaim(t *testing.T) {
+	var g Group
+	started := make(chan struct{})
+	g.Go(func(ctx context.Context) error { close(started); <-ctx.Done(); return nil })
+	g.Go(func(ctx context.Context) error { <-ctx.Done(); return nil })
+	ran := make(chan error, 1)
+	go func() { ran <- g.Run() }()
+	<-started
+	g.Stop()
+	if err := <-ran; !errors.Is(err, ErrStopRequested) {
+		t.Fatalf("Run: %v, want ErrStopRequested", err)
+	}
+	if !g.runState.claims || g.runState.claimedByActor {
+		t.Errorf("claims allowed %v, claimed by an actor %v; want true, false", g.runState.claims, g.runState.claimedByActor)
+	}
+}
+
+func returnsNowInternal() (func() error, func(error)) {
+	return func() error { return nil }, func(error) {}
+}
+
+// A return may claim the shutdown while the runner is still starting the
+// others. An actor started after the claim has already had its interrupt
+// called, or soon will: it reads as stopping, never as ready.
+func TestAnActorStartedAfterAClaimIsStopping(t *testing.T) {
+	const n = 200
+	for range 20 {
+		var g Group
+		g.Add(returnsNowInternal())
+		var ready atomic.Int32
+		for range n {
+			var a *Actor
+			a = g.Go(func(ctx context.Context) error {
+				<-ctx.Done()
+				if a.status.Load() == actorReady {
+					ready.Add(1)
+				}
+				return nil
+			})
+		}
+		if err := g.Run(); err != nil {
+			t.Fatal(err)
+		}
+		if !g.runState.claimedByActor {
+			t.Fatal("the return did not claim the shutdown")
+		}
+		if r := ready.Load(); r > 0 {
+			t.Fatalf("%d of %d interrupted actors read as ready", r, n)
+		}
+	}
+}
