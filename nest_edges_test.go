@@ -272,16 +272,25 @@ func TestAStopAfterTheNestedGroupReturnedFindsRoom(t *testing.T) {
 }
 
 // Inner later in outer's stop order; and outer's db stops after inner's
-// actors have all returned.
+// actors have all returned. The shutdown begins once consumer runs: a
+// group stopped before it began starts nothing, and consumer would then
+// never return at all.
 func TestStopStagesAcrossLevels(t *testing.T) {
 	var outer, inner troupe.Group
 	var innerDone atomic.Bool
-	inner.Go(func(ctx context.Context) error { <-ctx.Done(); innerDone.Store(true); return nil }).Name("consumer")
+	consumerRuns := make(chan struct{})
+	inner.Go(func(ctx context.Context) error {
+		close(consumerRuns)
+		<-ctx.Done()
+		innerDone.Store(true)
+		return nil
+	}).Name("consumer")
 	outer.AddGroup(&inner).Name("workers").StopAfter("server")
 	outer.Go(func(ctx context.Context) error { <-ctx.Done(); return nil }).Name("server")
 	var dbSawInnerDone atomic.Bool
 	outer.Add(func() error { return nil }, func(error) { dbSawInnerDone.Store(innerDone.Load()) }).Name("db").StopAfter("workers").OneShot()
 	fire, ran := runUntilFired(&outer, nil)
+	<-consumerRuns
 	close(fire)
 	if err := <-ran; err != nil {
 		t.Fatal(err)
