@@ -10,11 +10,20 @@ package troupe
 // actor is done, and adopts the claim as if it had found the cause
 // itself.
 //
-// The claim is one compare-and-swap, and every cause goes through it: the
-// runner claims too, as it first wakes, before it reads the event that
-// woke it, and an actor that finds the shutdown claimed reports its
-// return as it would without claims. So exactly one cause stands, and it
-// is in place before any interrupt is called.
+// The claim is one compare-and-swap, and every cause goes through it.
+// Whatever would otherwise begin the shutdown through the runner claims
+// it for the runner first: Group.Stop before it tells the runner, a
+// return during the start (see claimsOpen), and the runner itself as it
+// wakes, before it applies the event that woke it. An actor that finds
+// the shutdown claimed reports its return as it would without claims. So
+// exactly one cause stands, it is in place before any interrupt is
+// called, and what happened first, a Stop that returned or a return,
+// is the cause.
+//
+// Claims open only once the runner has started every actor: a claim
+// during the start would interrupt actors not yet started, and stop the
+// group before it could be Ready, where the runner, which applies events
+// only after the start, lets it become Ready first.
 
 // claim is a claim on a group's shutdown.
 type claim struct {
@@ -48,6 +57,12 @@ func (r *runner) claimsAllowed(in nesting) bool {
 // it, if nothing has claimed it yet. It is called on a's goroutine, as
 // execute returns.
 func (r *runner) claimShutdown(a *Actor, err error) bool {
+	if !r.claimsOpen.Load() {
+		// The runner applies it after the start, in turn; no later return
+		// may claim the shutdown ahead of it.
+		r.claimForRunner()
+		return false
+	}
 	if r.claim.Load() != nil {
 		return false
 	}
@@ -75,17 +90,24 @@ func (r *runner) claimShutdown(a *Actor, err error) bool {
 	return true
 }
 
+// claimForRunner claims the shutdown for the runner, unless an actor's
+// return claimed it first, and reports whether the runner has it. Any
+// goroutine may call it.
+func (r *runner) claimForRunner() bool {
+	if !r.claims || r.claim.CompareAndSwap(nil, &r.runClaim) {
+		return true
+	}
+	return r.claim.Load() == &r.runClaim
+}
+
 // takeClaim claims the shutdown for the runner, which has woken and may
 // find its cause; or it gives the claim an actor made first, which the
 // runner must adopt before it applies anything.
 func (r *runner) takeClaim() *claim {
-	if !r.claims || r.claim.CompareAndSwap(nil, &r.runClaim) {
+	if r.claimForRunner() {
 		return nil
 	}
-	if c := r.claim.Load(); c != &r.runClaim {
-		return c
-	}
-	return nil
+	return r.claim.Load()
 }
 
 // adopt makes an actor's claim the runner's cause, and applies the

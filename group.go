@@ -254,7 +254,10 @@ func (g *Group) stop(cause error) {
 	r := g.running
 	g.mu.Unlock()
 	if r != nil {
-		if cause == errStopCalled {
+		// Claimed as it is asked, not once the runner hears of it, so that
+		// a return that follows Stop cannot begin the shutdown ahead of it;
+		// a return that came first is the cause (claim.go).
+		if r.claimForRunner() && cause == errStopCalled {
 			// Readiness reports the stop as Stop returns, not once the Run
 			// hears of it: a probe that follows the call sees it, and a
 			// request that follows it is answered with Connection: close.

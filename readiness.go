@@ -171,12 +171,6 @@ func (r *runner) start(a *Actor) {
 	} else {
 		a.status.Store(actorStarting)
 	}
-	if r.claims && r.claim.Load() != nil {
-		// A claim may have begun the shutdown while a waited to start, and
-		// passed it by as it marked the started actors stopping. Both
-		// sides store, then load, so one of them sees the other.
-		a.status.CompareAndSwap(actorReady, actorStopping)
-	}
 	r.running++
 	go a.run() // not r.execute(a): a goroutine's closure then holds one pointer, not two
 	switch a.readyBy {

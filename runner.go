@@ -37,7 +37,8 @@ type runner struct {
 	startedAt []time.Duration // since log.since, by actor index, when logging
 
 	// The shutdown's claim: see claim.go.
-	claims         bool // set by newRunner: the actors may claim it
+	claims         bool        // set by newRunner: the actors may claim it
+	claimsOpen     atomic.Bool // every actor has started: a return may claim it now
 	claim          atomic.Pointer[claim]
 	runClaim       claim // the runner's own
 	claimedByActor bool  // the claim began the shutdown, and its interrupts
@@ -169,6 +170,9 @@ func newRunner(g *Group, actors []*Actor, sched schedule, in nesting) *runner {
 
 func (r *runner) run() error {
 	r.startReady()
+	if r.claims {
+		r.claimsOpen.Store(true)
+	}
 	r.awaitCause()
 	err := r.shutdown()
 	r.status.enter(Stopped)
