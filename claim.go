@@ -25,11 +25,14 @@ package troupe
 // group before it could be Ready, where the runner, which applies events
 // only after the start, lets it become Ready first.
 
-// claim is a claim on a group's shutdown.
+// claim is a claim on a group's shutdown, with its cause.
 type claim struct {
-	actor   *Actor     // the actor whose return claimed it; nil for the runner's own
-	cause   ActorError // the shutdown's cause, given to every interrupt
-	failure bool       // the actor failed, and the cause is its failure
+	actor   *Actor        // the actor whose return claimed it, after the start
+	cause   ActorError    // an actor's claim: the cause, given to every interrupt
+	failure bool          // the actor failed, and the cause is its failure
+	stop    *outsideCause // Group.Stop's claim: the cause
+	// Neither: the runner's own (runClaim), whose cause it finds in its
+	// events, in turn.
 }
 
 // claimsAllowed reports whether the actors may claim the shutdown: when
@@ -60,7 +63,7 @@ func (r *runner) claimShutdown(a *Actor, err error) bool {
 	if !r.claimsOpen.Load() {
 		// The runner applies it after the start, in turn; no later return
 		// may claim the shutdown ahead of it.
-		r.claimForRunner()
+		r.claimFor(&r.runClaim)
 		return false
 	}
 	if r.claim.Load() != nil {
@@ -70,7 +73,7 @@ func (r *runner) claimShutdown(a *Actor, err error) bool {
 	if !isEcho(err, false, nil) { // as record judges a return before the shutdown
 		c.cause.Err, c.failure = err, true
 	}
-	if !r.claim.CompareAndSwap(nil, c) {
+	if _, won := r.claimFor(c); !won {
 		return false
 	}
 	if err != nil {
@@ -90,36 +93,46 @@ func (r *runner) claimShutdown(a *Actor, err error) bool {
 	return true
 }
 
-// claimForRunner claims the shutdown for the runner, unless an actor's
-// return claimed it first, and reports whether the runner has it. Any
-// goroutine may call it.
-func (r *runner) claimForRunner() bool {
-	if !r.claims || r.claim.CompareAndSwap(nil, &r.runClaim) {
-		return true
+// claimFor makes c the shutdown's claim, unless another came first: it
+// reports whether c stands, and gives the claim that does. Any goroutine
+// may call it. Without claims every claim stands, and the runner orders
+// the causes by its events, as ever.
+func (r *runner) claimFor(c *claim) (standing *claim, won bool) {
+	if !r.claims || r.claim.CompareAndSwap(nil, c) {
+		return c, true
 	}
-	return r.claim.Load() == &r.runClaim
+	return r.claim.Load(), false
 }
 
 // takeClaim claims the shutdown for the runner, which has woken and may
-// find its cause; or it gives the claim an actor made first, which the
-// runner must adopt before it applies anything.
+// find its cause in its events; or it gives the claim that came first,
+// an actor's or Stop's, which the runner must adopt before it applies
+// anything.
 func (r *runner) takeClaim() *claim {
-	if r.claimForRunner() {
-		return nil
+	if standing, won := r.claimFor(&r.runClaim); !won && standing != &r.runClaim {
+		return standing
 	}
-	return r.claim.Load()
+	return nil
 }
 
-// adopt makes an actor's claim the runner's cause, and applies the
-// return that made it, as record would have.
+// adopt makes a claim's cause the runner's. For an actor's, it applies
+// the return that made it, as record would have, and the interrupts have
+// begun. The actors count as interrupted from here, as after interruptAll:
+// the events that follow are applied as during the shutdown.
 func (r *runner) adopt(c *claim) {
-	r.cause, r.causeActor = &c.cause, c.cause.Actor
-	if c.failure {
-		r.failed = append(r.failed, &c.cause)
+	if c.stop != nil {
+		r.cause = c.stop
+		r.stopCalled = c.stop.err == errStopCalled
+		r.outside = !r.stopCalled
+	} else {
+		r.cause, r.causeActor = &c.cause, c.cause.Actor
+		if c.failure {
+			r.failed = append(r.failed, &c.cause)
+		}
+		c.actor.returned = true
+		r.running--
+		r.claimedByActor = true
 	}
-	c.actor.returned = true
-	r.running--
-	r.claimedByActor = true
 	for _, a := range r.actors {
 		a.interrupted = true
 	}

@@ -138,3 +138,47 @@ func TestAReturnDuringTheStartWaitsForIt(t *testing.T) {
 		}
 	}
 }
+
+// Stop claims the shutdown as it is asked, with its cause. A return that
+// follows finds it claimed and reports itself through the runner, and its
+// event may reach the runner before Stop's own: the stop is still the
+// cause, for Run, the interrupts and readiness alike. Holding the status
+// lock stalls Stop after its claim, so that the return's event comes
+// first.
+func TestAStopThatClaimedIsTheCauseWhicheverEventComesFirst(t *testing.T) {
+	for range 100 {
+		var g Group
+		leave := make(chan struct{})
+		var waiterCause error
+		leaver := g.Add(func() error { <-leave; return nil }, func(error) {}).Name("leaver")
+		g.Go(func(ctx context.Context) error {
+			<-ctx.Done()
+			waiterCause = context.Cause(ctx)
+			return nil
+		}).Name("waiter")
+		ran := make(chan error, 1)
+		go func() { ran <- g.Run() }()
+		r := &g.runState
+		for !r.claimsOpen.Load() {
+			runtime.Gosched()
+		}
+		g.status.mu.Lock() // Stop, once it has claimed, waits here
+		stopped := make(chan struct{})
+		go func() { g.Stop(); close(stopped) }()
+		for r.claim.Load() == nil {
+			runtime.Gosched()
+		}
+		close(leave)
+		for leaver.status.Load() != actorStopped {
+			runtime.Gosched() // until the runner has applied leaver's return, before Stop's event
+		}
+		g.status.mu.Unlock()
+		err := <-ran
+		<-stopped
+		if !errors.Is(err, ErrStopRequested) || !errors.Is(waiterCause, ErrStopRequested) ||
+			!errors.Is(g.status.stopCause(), ErrStopRequested) {
+			t.Fatalf("Run: %v; interrupt's cause: %v; readiness's: %v; want the stop for all three",
+				err, waiterCause, g.status.stopCause())
+		}
+	}
+}

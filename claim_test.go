@@ -203,3 +203,54 @@ func TestTheDeadlineCountsFromAReturnThatBeginsTheShutdown(t *testing.T) {
 		synctest.Wait()
 	})
 }
+
+// slowAs is an error whose As takes its time (a long chain, a lock). The
+// claim calls it, through errors.As, after it has claimed the shutdown and
+// before it has told readiness.
+type slowAs struct{ entered, release chan struct{} }
+
+func (e *slowAs) Error() string { return "slow" }
+func (e *slowAs) As(any) bool {
+	select {
+	case <-e.entered:
+	default:
+		close(e.entered)
+	}
+	<-e.release
+	return false
+}
+
+// Readiness reports a stop as Stop returns: a probe after the call never
+// reads Ready. When a return claimed the shutdown first (no logger), Stop
+// reports that return's cause itself, which the claim may not have done
+// yet.
+func TestTheGroupIsStoppingOnceStopReturns(t *testing.T) {
+	for _, logged := range []bool{false, true} {
+		t.Run(fmt.Sprintf("logger %v", logged), func(t *testing.T) {
+			var g troupe.Group
+			if logged {
+				g.Logger = slog.New(slog.DiscardHandler)
+			}
+			e := &slowAs{entered: make(chan struct{}), release: make(chan struct{})}
+			leave := make(chan struct{})
+			g.Add(func() error { <-leave; return e }, func(error) {}).Name("leaver")
+			g.Go(func(ctx context.Context) error { <-ctx.Done(); return nil }).Name("waiter")
+			ran := make(chan error, 1)
+			go func() { ran <- g.Run() }()
+			if err := g.WaitReady(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			close(leave)
+			if !logged {
+				<-e.entered // the return has claimed the shutdown, and is held
+			}
+			g.Stop()
+			state := g.State()
+			close(e.release)
+			<-ran
+			if state != troupe.Stopping {
+				t.Errorf("State() = %v as Stop returned, want %v", state, troupe.Stopping)
+			}
+		})
+	}
+}

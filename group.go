@@ -255,13 +255,22 @@ func (g *Group) stop(cause error) {
 	g.mu.Unlock()
 	if r != nil {
 		// Claimed as it is asked, not once the runner hears of it, so that
-		// a return that follows Stop cannot begin the shutdown ahead of it;
-		// a return that came first is the cause (claim.go).
-		if r.claimForRunner() && cause == errStopCalled {
-			// Readiness reports the stop as Stop returns, not once the Run
-			// hears of it: a probe that follows the call sees it, and a
-			// request that follows it is answered with Connection: close.
-			g.status.stopBegins(&outsideCause{err: cause, run: r.life})
+		// a return that follows Stop cannot begin the shutdown ahead of it
+		// (claim.go).
+		mine := &claim{stop: &outsideCause{err: cause, run: r.life}}
+		standing, _ := r.claimFor(mine)
+		// Readiness reports the stop as Stop returns, not once the Run
+		// hears of it: a probe that follows the call sees it, and a
+		// request that follows it is answered with Connection: close. A
+		// return that claimed the shutdown first is its cause, which
+		// readiness reports as soon: the claim may not have told it yet.
+		// The runner's own claim is for a return it has yet to apply, as
+		// without claims.
+		switch {
+		case standing.actor != nil:
+			g.status.stopBegins(&standing.cause)
+		case cause == errStopCalled:
+			g.status.stopBegins(mine.stop)
 			if n := r.life.existingNotice(); n != nil && g.StopDelay > 0 && g.status.wasReady() {
 				n.begin()
 			}
