@@ -23,7 +23,8 @@ type floorGroup struct {
 
 	mu      sync.Mutex
 	pairs   []pair
-	errs    []error // an execute's error by actor, then the interrupts' failures
+	errs    []error // an execute's error, by actor
+	late    []error // the interrupts' failures, under mu
 	state   atomic.Int32
 	stopped chan struct{} // made by Run; closed by Stop
 	stopMu  sync.Once
@@ -77,6 +78,7 @@ func (g *floorGroup) Run() error {
 	pairs := g.pairs
 	g.errs = make([]error, len(pairs))
 	g.stopped = make(chan struct{})
+	stopped := g.stopped
 	g.mu.Unlock()
 	g.allDone = make(chan struct{})
 	if g.ShutdownTimeout > 0 {
@@ -94,8 +96,8 @@ func (g *floorGroup) Run() error {
 		case <-g.allDone:
 			g.state.Store(floorStopped)
 			return g.result()
-		case <-g.stopped:
-			g.stopped = nil
+		case <-stopped:
+			stopped = nil
 			if g.begin(errors.New("stop called")) {
 				go g.interruptAll()
 			}
@@ -151,7 +153,7 @@ func (g *floorGroup) interruptAll() {
 		}
 		if err := guarded(func() error { g.pairs[i].interrupt(g.cause); return nil }); err != nil {
 			g.mu.Lock()
-			g.errs = append(g.errs, err)
+			g.late = append(g.late, err)
 			g.mu.Unlock()
 		}
 		g.end()
@@ -169,13 +171,7 @@ func (g *floorGroup) end() {
 func (g *floorGroup) result() error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	var failures []error
-	for _, err := range g.errs {
-		if err != nil {
-			failures = append(failures, err)
-		}
-	}
-	return errors.Join(failures...)
+	return errors.Join(append(g.errs, g.late...)...)
 }
 
 func floorgroupStartStop(n int) {
