@@ -11,7 +11,7 @@ OUT=${OUT:-results.txt}
 {
   echo "# $(date -u +%Y-%m-%d) $(go version) $(nproc) cores"
   go test -run '^$' -bench 'StartStop$' -benchmem -count "$COUNT" .
-  go test -run '^$' -bench 'StartStopRatio' -benchtime 20x -count "$COUNT" .
+  go test -run '^$' -bench 'StartStopRatio' -benchtime 21x -count "$COUNT" .
   go test -run '^$' -bench 'ShutdownLatency' -benchmem -benchtime 20x -count "$COUNT" .
   go test -run '^$' -bench 'HTTPDrain' -benchtime 3x -count "$COUNT" .
   go test -run '^$' -bench 'HTTPStopMoment' -benchtime 3x -count "$COUNT" .
