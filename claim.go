@@ -5,8 +5,8 @@ package troupe
 // starts the interrupts, then wakes again for their ends: two wake-ups of
 // Run's goroutine on the way where one will do. The returning actor
 // claims the shutdown instead, on its own goroutine: it names the cause,
-// moves the group to Stopping, starts the others' interrupts and calls
-// its own, and its return and its interrupt's end need no event. Run wakes once, when the last
+// moves the group to Stopping and starts the interrupts, and its return
+// and its interrupt's end need no event. Run wakes once, when the last
 // actor is done, and adopts the claim as if it had found the cause
 // itself.
 //
@@ -89,14 +89,11 @@ func (r *runner) claimShutdown(a *Actor, err error) bool {
 		// The deadline counts from now: the runner must wake to set it.
 		r.events.send(event{kind: shutdownClaimed})
 	}
-	// The claimant's own interrupt is called here, on the goroutine that
-	// its execute returned on and that would otherwise end: no goroutine
-	// need start for it, which at two actors is a third of them. The
-	// others' are under way first, so that this one blocking delays none
-	// of them. A panic or a Goexit in it is reported as from any other
-	// (callInterrupt), and r.interrupt counts it done either way.
-	r.startInterrupts(r.stages[0], &c.cause, a)
-	r.interrupt(a, &c.cause)
+	// Its own interrupt too goes to the interrupter, though this goroutine
+	// is free and would save one: the execute may have left it locked to
+	// a thread it changed (a namespace, a working directory), which Go
+	// ends with the goroutine, and the interrupt must not run there.
+	r.startInterrupts(r.stages[0], &c.cause)
 	return true
 }
 

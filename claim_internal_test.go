@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"math"
 	"net/http"
 	"runtime"
-	"runtime/metrics"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -182,41 +180,5 @@ func TestAStopThatClaimedIsTheCauseWhicheverEventComesFirst(t *testing.T) {
 			t.Fatalf("Run: %v; interrupt's cause: %v; readiness's: %v; want the stop for all three",
 				err, waiterCause, g.status.stopCause())
 		}
-	}
-}
-
-// A claim starts no goroutine for its claimant's interrupt, and no spare
-// worker when the claimant's is the only one left: a group of one actor
-// that returns and one that waits runs three goroutines, its two
-// executes' and one worker's. The count is the process's, so the fewest
-// over a few Runs is taken: another test's goroutine can only add.
-func TestAClaimStartsOneWorkerForTwoActors(t *testing.T) {
-	created := func() uint64 {
-		s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
-		metrics.Read(s)
-		return s[0].Value.Uint64()
-	}
-	fewest := uint64(math.MaxUint64)
-	for range 5 {
-		var g Group
-		stop := make(chan struct{})
-		g.Add(func() error { <-stop; return nil }, func(error) { close(stop) })
-		g.Add(func() error {
-			for !g.runState.claimsOpen.Load() {
-				runtime.Gosched()
-			}
-			return nil
-		}, func(error) {})
-		before := created()
-		if err := g.Run(); err != nil {
-			t.Fatalf("Run: %v", err)
-		}
-		fewest = min(fewest, created()-before)
-		if !g.runState.claimedByActor {
-			t.Fatal("the return did not claim the shutdown")
-		}
-	}
-	if fewest != 3 {
-		t.Fatalf("a Run of two actors started at least %d goroutines, want 3", fewest)
 	}
 }

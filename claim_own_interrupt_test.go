@@ -12,13 +12,13 @@ import (
 	"github.com/troupe-go/troupe"
 )
 
-// The actor whose return begins the shutdown calls its own interrupt on
-// its own goroutine, once the others' are under way (claim.go). Its
-// interrupt blocking must delay none of the others, wherever it stands
-// among them: here it waits until every other interrupt has been called.
-// Had it been called first, synctest would find the bubble deadlocked.
-// The return comes a second after the start, on synctest's clock, so that
-// it claims the shutdown rather than tell the runner.
+// The interrupt of the actor whose return begins the shutdown (claim.go)
+// is called as any other's: its blocking delays none of the others,
+// wherever it stands among them. Here it waits until every other
+// interrupt has been called; had it been called first, on a goroutine the
+// others' wait for, synctest would find the bubble deadlocked. The return
+// comes a second after the start, on synctest's clock, so that it claims
+// the shutdown rather than tell the runner.
 func TestTheClaimantsOwnInterruptDelaysNoOther(t *testing.T) {
 	for _, tc := range []struct {
 		name          string
@@ -79,10 +79,9 @@ func TestTheClaimantsOwnInterruptDelaysNoOther(t *testing.T) {
 	}
 }
 
-// The claimant's own interrupt runs on the goroutine its execute returned
-// on, which a panic or a runtime.Goexit in it must not take down unheard:
-// either is the claimant's failure in Run's error, as from any interrupt,
-// and the others are still called and waited for.
+// A panic or a runtime.Goexit in the claimant's interrupt is the
+// claimant's failure in Run's error, as from any interrupt, and the others
+// are still called and waited for.
 func TestTheClaimantsOwnInterruptFailingIsReported(t *testing.T) {
 	for _, tc := range []struct {
 		name      string

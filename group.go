@@ -100,11 +100,8 @@ type Group struct {
 // goroutine, one after another, so an interrupt must leave its goroutine
 // as it found it: not locked to its thread (runtime.LockOSThread without
 // UnlockOSThread) and with its profiler labels as they were; work that
-// changes them belongs on a goroutine of its own. The interrupt of the
-// actor whose return began the shutdown may be called on the goroutine
-// its execute returned on, so an execute that leaves its goroutine locked
-// to its thread leaves its own interrupt there too. An interrupt may be
-// called after execute has returned, before execute has begun, or for an execute
+// changes them belongs on a goroutine of its own. It may be called
+// after execute has returned, before execute has begun, or for an execute
 // that will never run (when Run refused the group with [ErrInvalid]), so it
 // must not wait for execute. Run waits for interrupts to return as well as
 // executes, so an interrupt that blocks holds Run until it returns or a

@@ -555,6 +555,42 @@ func TestGoexitInAnActorIsReportedNotLost(t *testing.T) {
 	}
 }
 
+// An execute that calls runtime.Goexit and then panics in a deferred
+// function has panicked: the panic is recovered, after which Go goes on
+// with the Goexit. Run names the panic, with or without a logger (the two
+// paths of a return, claim.go), whether or not the other actor has begun.
+func TestAPanicAfterGoexitInAnActorIsNotLost(t *testing.T) {
+	for _, logged := range []bool{false, true} {
+		for _, wait := range []bool{false, true} {
+			t.Run(fmt.Sprintf("logger %v, after the other began %v", logged, wait), func(t *testing.T) {
+				var g troupe.Group
+				if logged {
+					g.Logger = slog.New(slog.DiscardHandler)
+				}
+				started := make(chan struct{})
+				p := newProbe(nil)
+				g.Add(func() error { close(started); return p.execute() }, p.interrupt).Name("server")
+				g.Add(func() error {
+					if wait {
+						<-started
+					}
+					defer func() { panic("after Goexit") }()
+					runtime.Goexit()
+					return nil
+				}, func(error) {}).Name("quitter")
+				err := g.Run()
+				var pe *troupe.PanicError
+				if !errors.As(err, &pe) || pe.Value != "after Goexit" {
+					t.Fatalf("Run() = %v, want quitter's panic", err)
+				}
+				if names := actorNames(err); !slices.Contains(names, "quitter") {
+					t.Errorf("named actors %v, want quitter among them", names)
+				}
+			})
+		}
+	}
+}
+
 func TestContextActorsSeeTheCause(t *testing.T) {
 	var g troupe.Group
 	boom := errors.New("boom")

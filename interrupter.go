@@ -16,10 +16,9 @@ import "sync/atomic"
 // goroutines can be started, as with a goroutine each, while quick ones
 // share two or three goroutines.
 //
-// The invariant: while interrupts remain untaken (skip's aside, which is
-// called elsewhere), either a spare is waiting (spare is true: exactly one
-// started worker has not yet run) or a worker is running between calls,
-// and will take the next. A worker
+// The invariant: while interrupts remain untaken, either a spare is
+// waiting (spare is true: exactly one started worker has not yet run) or
+// a worker is running between calls, and will take the next. A worker
 // sets spare only by compare-and-swap from false, starting one goroutine
 // for it, and that goroutine clears it first thing; so there is never
 // more than one spare. An interrupt that panics is recovered (see
@@ -36,7 +35,6 @@ type interrupter struct {
 	r      *runner
 	actors []*Actor
 	cause  error        // the shutdown's: the runner's, or the claim's before the runner adopts it
-	skip   *Actor       // an actor whose interrupt is called elsewhere: the claimant (see claimShutdown); nil otherwise
 	next   atomic.Int64 // the index of the next interrupt to take
 	spare  atomic.Bool
 }
@@ -50,14 +48,14 @@ func (r *runner) interruptAll(actors []*Actor) {
 		// that state, which endedClean would overwrite.
 		a.returnRecorded = a.endsQuietly && a.status.Load() == actorStopped
 	}
-	r.startInterrupts(actors, r.cause, nil)
+	r.startInterrupts(actors, r.cause)
 }
 
 // startInterrupts moves a stage's actors to stopping and starts calling
 // their interrupts. A claim calls it off the runner's goroutine, and so it
 // touches only what any goroutine may.
-func (r *runner) startInterrupts(actors []*Actor, cause error, skip *Actor) {
-	if len(actors) == 0 || len(actors) == 1 && actors[0] == skip {
+func (r *runner) startInterrupts(actors []*Actor, cause error) {
+	if len(actors) == 0 {
 		return
 	}
 	for _, a := range actors {
@@ -71,7 +69,7 @@ func (r *runner) startInterrupts(actors []*Actor, cause error, skip *Actor) {
 	if c.actors != nil {
 		c = &interrupter{} // a later stage; the usual group has one
 	}
-	c.r, c.actors, c.cause, c.skip = r, actors, cause, skip
+	c.r, c.actors, c.cause = r, actors, cause
 	c.spare.Store(true)
 	go c.work()
 }
@@ -84,21 +82,10 @@ func (c *interrupter) work() {
 		if i >= len(c.actors) {
 			return
 		}
-		a := c.actors[i]
-		if a == c.skip {
-			continue
-		}
 		// Loaded first: a failed compare-and-swap still locks the line.
-		if c.moreAfter(i) && !c.spare.Load() && c.spare.CompareAndSwap(false, true) {
+		if i+1 < len(c.actors) && !c.spare.Load() && c.spare.CompareAndSwap(false, true) {
 			go c.work()
 		}
-		c.r.interrupt(a, c.cause)
+		c.r.interrupt(c.actors[i], c.cause)
 	}
-}
-
-// moreAfter reports whether an interrupt after the i-th is left to take:
-// if none is, a worker about to call the i-th needs no spare.
-func (c *interrupter) moreAfter(i int) bool {
-	left := len(c.actors) - i - 1
-	return left > 1 || left == 1 && c.actors[i+1] != c.skip
 }

@@ -3,6 +3,7 @@ package troupe_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -187,6 +188,19 @@ func TestAReadinessCheckThatFailsOrPanicsFailsItsActor(t *testing.T) {
 	}{
 		{"error", func(context.Context) error { return errBoom }, func(err error) bool { return errors.Is(err, errBoom) }},
 		{"panic", func(context.Context) error { panic("no cache") }, func(err error) bool {
+			var pe *troupe.PanicError
+			return errors.As(err, &pe) && pe.Value == "no cache"
+		}},
+		{"Goexit", func(context.Context) error { runtime.Goexit(); return nil }, func(err error) bool {
+			return strings.Contains(err.Error(), "readiness check called runtime.Goexit")
+		}},
+		// The panic is recovered, and Go goes on with the Goexit: the
+		// panic must not be lost behind it.
+		{"panic after Goexit", func(context.Context) error {
+			defer func() { panic("no cache") }()
+			runtime.Goexit()
+			return nil
+		}, func(err error) bool {
 			var pe *troupe.PanicError
 			return errors.As(err, &pe) && pe.Value == "no cache"
 		}},

@@ -216,7 +216,7 @@ func (r *runner) nestedStopping(a *Actor) func(error) {
 func (r *runner) runCheck(a *Actor, ctx context.Context) {
 	err := errCheckGoexit
 	defer func() { r.events.send(event{a, checkEnded, err}) }()
-	err = recovered(func() error { return a.special.check(ctx) })
+	recoveredInto(&err, func() error { return a.special.check(ctx) })
 }
 
 // markReady records that a is ready, and starts what waited only for it.

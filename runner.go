@@ -201,7 +201,7 @@ func (r *runner) execute(a *Actor) {
 			r.events.send(event{a, returnedAfterInterrupt, err})
 		}
 	}()
-	err = recovered(a.execute) // on runtime.Goexit, err stays errGoexit
+	recoveredInto(&err, a.execute) // on runtime.Goexit, err stays errGoexit
 }
 
 // endedClean marks a done without telling the runner of it, when the

@@ -95,5 +95,20 @@ func recovered(fn func() error) (err error) {
 	return fn()
 }
 
+// recoveredInto is recovered for a caller that sets *err to a sentinel
+// for runtime.Goexit first: it sets *err itself, in its deferred call, and
+// does not return it. A fn that calls runtime.Goexit and then panics in a
+// deferred function goes on with the Goexit once the panic is recovered,
+// so an assignment of recovered's result would never run, and the panic
+// would be lost behind the sentinel.
+func recoveredInto(err *error, fn func() error) {
+	defer func() {
+		if v := recover(); v != nil {
+			*err = &PanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	*err = fn()
+}
+
 // recoverPanic calls fn, giving its panic as a *PanicError.
 func recoverPanic(fn func()) error { return recovered(func() error { fn(); return nil }) }

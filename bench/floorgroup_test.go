@@ -123,7 +123,7 @@ func (g *floorGroup) execute(i int) {
 	}
 	g.cause = &floorActorError{name, err}
 	g.end()
-	g.interruptAll()
+	go g.interruptAll() // not on this goroutine: see floorcontractStartStop
 }
 
 // begin claims the shutdown; only the first claim counts.

@@ -176,12 +176,15 @@ func floorintStartStop(n int) {
 // troupe's contract for this workload, where floorint does not: a panic in
 // an execute or an interrupt is recovered into an error, a Goexit in one is
 // reported, every error is kept, and the interrupts are called off the
-// caller's goroutine and concurrently, so that one that blocks delays
-// none of the others. The actor that returns first calls them on its own
-// goroutine, which is free by then, leaving a spare goroutine waiting to
-// take the next should a call block; so at N=1 it runs three goroutines
-// where oklog/run runs two. It has no deadline, names, stages, readiness
-// or logging, which cost troupe more.
+// caller's goroutine (where a Goexit would end the caller) and
+// concurrently, so that one that blocks delays none of the others. The
+// actor that returns first starts a goroutine that calls them, leaving a
+// spare goroutine waiting to take the next should a call block; so at N=1
+// it runs four goroutines where oklog/run runs two. The returning actor's
+// own goroutine, though free, is not used: its execute may have left it
+// locked to a thread it changed, which Go ends with the goroutine, and no
+// interrupt may run there. It has no deadline, names, stages, readiness or
+// logging, which cost troupe more.
 func floorcontractStartStop(n int) {
 	pairs := workloadPairs(n)
 	var (
@@ -216,7 +219,7 @@ func floorcontractStartStop(n int) {
 		wg.Go(func() {
 			keep(guarded(p.execute))
 			if !seen.Load() && seen.CompareAndSwap(false, true) {
-				work()
+				wg.Go(work)
 			}
 		})
 	}
