@@ -108,7 +108,12 @@ func RestartOnNil() RestartOption {
 // Interrupted during a wait, execute returns nil at once; during an
 // attempt, Restart calls that attempt's interrupt and returns what the
 // attempt returns. Every attempt's interrupt is called exactly once: then,
-// or once the attempt has returned on its own. The pair works in a plain
+// or once the attempt has returned on its own. Attempts run one after
+// another on Restart's execute's goroutine, and so does the interrupt of
+// one that returned on its own: an attempt must return with its goroutine
+// unlocked from its thread (runtime.LockOSThread without UnlockOSThread
+// would keep the thread, changed or not, for what follows), since the
+// goroutine does not end with it. The pair works in a plain
 // run.Group too, and is silent; [Group.Restart] logs each restart. Restart
 // panics if factory is nil.
 func Restart(factory func() (execute func() error, interrupt func(error)), opts ...RestartOption) (execute func() error, interrupt func(error)) {
