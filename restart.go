@@ -108,12 +108,12 @@ func RestartOnNil() RestartOption {
 // Interrupted during a wait, execute returns nil at once; during an
 // attempt, Restart calls that attempt's interrupt and returns what the
 // attempt returns. Every attempt's interrupt is called exactly once: then,
-// or once the attempt has returned on its own. Attempts run one after
-// another on Restart's execute's goroutine, and so does the interrupt of
-// one that returned on its own: an attempt must return with its goroutine
-// unlocked from its thread (runtime.LockOSThread without UnlockOSThread
-// would keep the thread, changed or not, for what follows), since the
-// goroutine does not end with it. The pair works in a plain
+// or once the attempt has returned on its own. The factory, each
+// attempt's execute and an interrupt called once the attempt has returned
+// each run on a goroutine of their own, so that an attempt that leaves its
+// goroutine locked to a thread it changed leaves nothing that follows
+// there; a runtime.Goexit in an attempt is a failed attempt, as a panic
+// is. The pair works in a plain
 // run.Group too, and is silent; [Group.Restart] logs each restart. Restart
 // panics if factory is nil.
 func Restart(factory func() (execute func() error, interrupt func(error)), opts ...RestartOption) (execute func() error, interrupt func(error)) {
@@ -186,12 +186,12 @@ func (r *restarter) execute() error {
 	for attempt := 1; ; attempt++ {
 		var execute func() error
 		var interrupt func(error)
-		if err := recoverPanic(func() { execute, interrupt = r.factory() }); err != nil {
-			return fmt.Errorf("troupe: restart attempt %d: the factory panicked: %w", attempt, err)
+		if err := onOwnGoroutine(func() error { execute, interrupt = r.factory(); return nil }, errFactoryGoexit); err != nil {
+			return fmt.Errorf("troupe: restart attempt %d: the factory failed: %w", attempt, err)
 		}
 		if execute == nil || interrupt == nil {
 			if interrupt != nil {
-				recoverPanic(func() { interrupt(ErrInvalid) }) // what the pair holds is released
+				callOwnInterrupt(interrupt, ErrInvalid) // what the pair holds is released
 			}
 			return fmt.Errorf("troupe: restart attempt %d: the factory returned a nil %s", attempt, nilOf(execute, interrupt))
 		}
@@ -200,13 +200,13 @@ func (r *restarter) execute() error {
 			cause := r.cause
 			r.mu.Unlock()
 			// Its execute never runs, but what it holds is released.
-			return recoverPanic(func() { interrupt(cause) })
+			return callOwnInterrupt(interrupt, cause)
 		}
 		r.current = interrupt
 		r.mu.Unlock()
 
 		began := time.Now()
-		err := recovered(execute)
+		err := onOwnGoroutine(execute, errGoexit)
 		healthy := time.Since(began) >= r.opts.healthy
 
 		r.mu.Lock()
@@ -214,7 +214,7 @@ func (r *restarter) execute() error {
 		r.current = nil
 		r.mu.Unlock()
 		if current != nil {
-			if ierr := recoverPanic(func() { current(endedCause(err)) }); ierr != nil {
+			if ierr := callOwnInterrupt(current, endedCause(err)); ierr != nil {
 				err = errors.Join(err, ierr)
 			}
 		}
@@ -252,6 +252,36 @@ func (r *restarter) execute() error {
 		case <-timer.C:
 		}
 	}
+}
+
+// onOwnGoroutine calls fn on a goroutine of its own and waits for it. fn
+// is the user's: the factory, an attempt's execute or its interrupt, which
+// may lock its goroutine to a thread it changes and return, or call
+// runtime.Goexit, and neither may reach the attempts that follow on
+// Restart's goroutine. It gives fn's error, a *PanicError for its panic,
+// also one that followed a Goexit, or goexit for a Goexit.
+func onOwnGoroutine(fn func() error, goexit error) error {
+	var err error
+	done := make(chan struct{})
+	go func() {
+		completed := false
+		defer func() {
+			if !completed && err == nil {
+				err = goexit
+			}
+			close(done)
+		}()
+		recoveredInto(&err, fn)
+		completed = true
+	}()
+	<-done
+	return err
+}
+
+// callOwnInterrupt calls an attempt's interrupt with cause, on a goroutine
+// of its own (see onOwnGoroutine).
+func callOwnInterrupt(interrupt func(error), cause error) error {
+	return onOwnGoroutine(func() error { interrupt(cause); return nil }, errInterruptGoexit)
 }
 
 // backoff is the wait after the nth attempt in a row.

@@ -3,7 +3,6 @@ package troupe
 import (
 	"context"
 	"runtime/debug"
-	"sync"
 )
 
 // Serve runs one execute/interrupt pair until ctx is done, for programs
@@ -17,12 +16,16 @@ import (
 // requests, rather than dropping them, when another errgroup goroutine
 // fails. If execute returns first, Serve calls interrupt too, so that the
 // pair releases what it holds, and returns execute's error. Interrupt is
-// called exactly once, and Serve returns only after it has returned.
+// called exactly once, always on a goroutine of Serve's own, never on the
+// caller's, and Serve returns only after it has returned.
 //
 // Serve returns nil when execute returned nil, or only echoed the
 // interruption (the package documentation lists the echoes). A panic in
-// execute or interrupt becomes a [*PanicError]. Serve panics if ctx,
-// execute or interrupt is nil.
+// execute or interrupt becomes a [*PanicError], and a runtime.Goexit in
+// interrupt an error. A runtime.Goexit in execute goes on up the caller's
+// goroutine once interrupt has returned, as does a panic that followed
+// it, as a [*PanicError]. Serve panics if ctx, execute or interrupt is
+// nil.
 //
 // To run a whole Group under a context, add the context to it instead:
 // g.Add(troupe.Context(ctx)).
@@ -35,72 +38,78 @@ func Serve(ctx context.Context, execute func() error, interrupt func(error)) err
 	case interrupt == nil:
 		panic("troupe: Serve: nil interrupt function")
 	}
-	var once sync.Once
-	var interruptErr error
-	callInterrupt := func(cause error) {
-		once.Do(func() { interruptErr = recoverPanic(func() { interrupt(cause) }) })
-	}
-	stop := make(chan struct{})
-	watched := make(chan error, 1) // the cause the interrupt was given, nil if ctx was not done
+	// The interrupt is called on a goroutine of Serve's own, also when
+	// execute returns first: not on the caller's, which execute may have
+	// locked to a thread it changed, and which a Goexit in the interrupt
+	// would end.
+	ended := make(chan error, 1)            // execute's error, or errGoexit
+	called := make(chan servedInterrupt, 1) // the interrupt has returned
 	go func() {
+		var done servedInterrupt
 		select {
 		case <-ctx.Done():
-		case <-stop:
-			if ctx.Err() == nil {
-				watched <- nil
-				return
-			}
+			done.byContext = true
+		case err := <-ended:
 			// Done as execute returned: the context's end decides, not
 			// select's random pick.
+			done.byContext = ctx.Err() != nil
+			done.cause = endedCause(err)
 		}
-		cause := context.Cause(ctx)
-		callInterrupt(cause)
-		watched <- cause
+		if done.byContext {
+			done.cause = context.Cause(ctx)
+		}
+		completed := false
+		defer func() {
+			if !completed && done.err == nil {
+				done.err = errInterruptGoexit
+			}
+			called <- done
+		}()
+		recoveredInto(&done.err, func() error { interrupt(done.cause); return nil })
+		completed = true
 	}()
+
+	err := errGoexit
 	finished := false
 	defer func() {
 		if finished {
 			return
 		}
 		// execute called runtime.Goexit: the interrupt is still called,
-		// and Serve ends only after it has returned.
-		close(stop)
-		if <-watched == nil {
-			callInterrupt(errGoexit)
+		// and Serve ends only after it has returned. A panic that
+		// followed the Goexit was recovered, and Go then went on with the
+		// Goexit: it goes on up, as it would have without Serve.
+		ended <- errGoexit
+		<-called
+		if pe, ok := err.(*PanicError); ok {
+			panic(pe)
 		}
 	}()
-	err := recovered(execute)
+	recoveredInto(&err, execute)
 	finished = true
-	close(stop)
-	if cause := <-watched; cause != nil {
-		if isEcho(err, true, cause) {
-			err = nil
-		}
-	} else {
-		callInterrupt(endedCause(err))
-		if isEcho(err, false, nil) {
-			err = nil // http.ErrServerClosed, as Run takes it
-		}
+	ended <- err
+	done := <-called
+	if isEcho(err, done.byContext, done.cause) {
+		err = nil // the interruption's echo, or http.ErrServerClosed, as Run takes them
 	}
-	return join(err, interruptErr)
+	return join(err, done.err)
 }
 
-// recovered calls fn, turning a panic into a *PanicError.
-func recovered(fn func() error) (err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			err = &PanicError{Value: v, Stack: debug.Stack()}
-		}
-	}()
-	return fn()
+// servedInterrupt is how Serve's interrupt went: the cause it was given,
+// whether the context's end was that cause, and what it failed with.
+type servedInterrupt struct {
+	cause     error
+	byContext bool
+	err       error
 }
 
-// recoveredInto is recovered for a caller that sets *err to a sentinel
-// for runtime.Goexit first: it sets *err itself, in its deferred call, and
-// does not return it. A fn that calls runtime.Goexit and then panics in a
-// deferred function goes on with the Goexit once the panic is recovered,
-// so an assignment of recovered's result would never run, and the panic
-// would be lost behind the sentinel.
+// recoveredInto calls fn and sets *err to what it returned, or to a
+// *PanicError for its panic. It sets *err itself, in its deferred call,
+// and does not return it: a fn that calls runtime.Goexit and then panics
+// in a deferred function goes on with the Goexit once the panic is
+// recovered, so an assignment of a result would never run, and the panic
+// would be lost. A caller that must tell a Goexit sets *err to a sentinel
+// first, or watches whether fn completed.
 func recoveredInto(err *error, fn func() error) {
 	defer func() {
 		if v := recover(); v != nil {
@@ -109,6 +118,3 @@ func recoveredInto(err *error, fn func() error) {
 	}()
 	*err = fn()
 }
-
-// recoverPanic calls fn, giving its panic as a *PanicError.
-func recoverPanic(fn func()) error { return recovered(func() error { fn(); return nil }) }

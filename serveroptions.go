@@ -65,8 +65,9 @@ func DrainTimeout(d time.Duration) ServerOption {
 // accepting work: the place to mark a health service NOT_SERVING. That is
 // when the server is interrupted, or, under a [Group] with a
 // [Group.StopDelay], as the delay begins; the interrupt then waits for it.
-// Run at the interrupt, its time counts against [DrainTimeout]. A panic in fn becomes a [*PanicError] in
-// execute's error, and the stop goes on. A fn that never returns holds the
+// Run at the interrupt, its time counts against [DrainTimeout]. A panic in
+// fn becomes a [*PanicError] in execute's error, a runtime.Goexit an error
+// there, and the stop goes on. A fn that never returns holds the
 // server's stop, bounded only by [Group.ShutdownTimeout]: the adapter cannot
 // abandon it without leaving it running after Run. BeforeStop panics if fn
 // is nil.
@@ -90,15 +91,24 @@ func buildServerOptions(opts []ServerOption) serverOptions {
 
 // beforeStopHook gives what runs the hook, or nil when there is none. It
 // runs on an adapter's own goroutine, where nothing else would recover a
-// panic.
-func (o *serverOptions) beforeStopHook(server string) func() error {
+// panic or see a runtime.Goexit. It sets *err itself, in a deferred call,
+// rather than return it: after a Goexit nothing it returned would arrive,
+// nor a panic that followed the Goexit.
+func (o *serverOptions) beforeStopHook(server string) func(err *error) {
 	if o.beforeStop == nil {
 		return nil
 	}
-	return func() error {
-		if err := recoverPanic(o.beforeStop); err != nil {
-			return fmt.Errorf("troupe: %s BeforeStop hook: %w", server, err)
-		}
-		return nil
+	return func(err *error) {
+		completed := false
+		defer func() {
+			if !completed && *err == nil {
+				*err = errHookGoexit
+			}
+			if *err != nil {
+				*err = fmt.Errorf("troupe: %s BeforeStop hook: %w", server, *err)
+			}
+		}()
+		recoveredInto(err, func() error { o.beforeStop(); return nil })
+		completed = true
 	}
 }

@@ -25,7 +25,7 @@ type serverStop struct {
 	cause       error         // the interrupt's
 	hookDone    chan struct{} // closed once the BeforeStop hook has run; nil before it starts
 	hookErr     error         // set before hookDone is closed
-	hookWanted  func() error  // the stop delay began before execute: begin starts the hook
+	hookWanted  func(*error)  // the stop delay began before execute: begin starts the hook
 }
 
 func newServerStop() serverStop { return serverStop{done: make(chan struct{})} }
@@ -95,7 +95,7 @@ func (st *serverStop) causeOr(fallback error) error {
 
 // hook runs the BeforeStop hook, if any, unless it has begun already,
 // and waits for it.
-func (st *serverStop) hook(run func() error) error {
+func (st *serverStop) hook(run func(*error)) error {
 	if run == nil {
 		return nil
 	}
@@ -107,7 +107,7 @@ func (st *serverStop) hook(run func() error) error {
 // a stop that comes later waits for it, and so does execute. If execute
 // has not begun, begin starts the hook, so that it does not run before
 // the server serves, nor when execute never runs.
-func (st *serverStop) hookEarly(run func() error) {
+func (st *serverStop) hookEarly(run func(*error)) {
 	if run == nil {
 		return
 	}
@@ -120,20 +120,20 @@ func (st *serverStop) hookEarly(run func() error) {
 	}
 }
 
-func (st *serverStop) startHook(run func() error) <-chan struct{} {
+func (st *serverStop) startHook(run func(*error)) <-chan struct{} {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	return st.startHookLocked(run)
 }
 
 // startHookLocked starts the hook once; st.mu is held.
-func (st *serverStop) startHookLocked(run func() error) <-chan struct{} {
+func (st *serverStop) startHookLocked(run func(*error)) <-chan struct{} {
 	if st.hookDone == nil {
 		done := make(chan struct{})
 		st.hookDone = done
 		go func() {
 			defer close(done)
-			st.hookErr = run()
+			run(&st.hookErr)
 		}()
 	}
 	return st.hookDone
