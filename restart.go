@@ -190,10 +190,11 @@ func (r *restarter) execute() error {
 			return fmt.Errorf("troupe: restart attempt %d: the factory failed: %w", attempt, err)
 		}
 		if execute == nil || interrupt == nil {
+			var released error
 			if interrupt != nil {
-				callOwnInterrupt(interrupt, ErrInvalid) // what the pair holds is released
+				released = callOwnInterrupt(interrupt, ErrInvalid) // what the pair holds is released
 			}
-			return fmt.Errorf("troupe: restart attempt %d: the factory returned a nil %s", attempt, nilOf(execute, interrupt))
+			return join(fmt.Errorf("troupe: restart attempt %d: the factory returned a nil %s", attempt, nilOf(execute, interrupt)), released)
 		}
 		r.mu.Lock()
 		if r.stopped {

@@ -95,3 +95,24 @@ func blockUntilInterrupted() (func() error, func(error)) {
 	stop := make(chan struct{})
 	return func() error { <-stop; return nil }, func(error) { close(stop) }
 }
+
+// A factory that returns a nil execute with an interrupt: Restart calls
+// the interrupt, so that the pair releases what it holds, and its failure
+// is reported beside the nil execute, not dropped.
+func TestRestartReportsTheInterruptOfAPairWithANilExecute(t *testing.T) {
+	for name, interrupt := range map[string]func(error){
+		"panic":  func(error) { panic("in") },
+		"Goexit": func(error) { runtime.Goexit() },
+	} {
+		t.Run(name, func(t *testing.T) {
+			var g troupe.Group
+			g.Restart(func() (func() error, func(error)) { return nil, interrupt }).Name("r")
+			g.Add(blockUntilInterrupted())
+			err := g.Run()
+			if err == nil || !strings.Contains(err.Error(), "nil execute") ||
+				!(isPanicOf(err, "in") || strings.Contains(err.Error(), "interrupt called runtime.Goexit")) {
+				t.Fatalf("Run() = %v, want the nil execute and the interrupt's %s", err, name)
+			}
+		})
+	}
+}

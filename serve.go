@@ -23,9 +23,10 @@ import (
 // interruption (the package documentation lists the echoes). A panic in
 // execute or interrupt becomes a [*PanicError], and a runtime.Goexit in
 // interrupt an error. A runtime.Goexit in execute goes on up the caller's
-// goroutine once interrupt has returned, as does a panic that followed
-// it, as a [*PanicError]. Serve panics if ctx, execute or interrupt is
-// nil.
+// goroutine once interrupt has returned; since Serve cannot return then,
+// a panic that followed the Goexit, or interrupt's failure, goes up as a
+// panic (a [*PanicError] for a panic), which a [Group] running Serve in an
+// actor reports. Serve panics if ctx, execute or interrupt is nil.
 //
 // To run a whole Group under a context, add the context to it instead:
 // g.Add(troupe.Context(ctx)).
@@ -76,13 +77,18 @@ func Serve(ctx context.Context, execute func() error, interrupt func(error)) err
 			return
 		}
 		// execute called runtime.Goexit: the interrupt is still called,
-		// and Serve ends only after it has returned. A panic that
-		// followed the Goexit was recovered, and Go then went on with the
-		// Goexit: it goes on up, as it would have without Serve.
+		// and Serve ends only after it has returned. Serve cannot return
+		// what failed, so a panic that followed the Goexit (recovered, and
+		// Go then went on with the Goexit) goes on up, as it would have
+		// without Serve, and so does the interrupt's failure: a caller
+		// that recovers it, as a Group does, reports it.
 		ended <- errGoexit
-		<-called
-		if pe, ok := err.(*PanicError); ok {
-			panic(pe)
+		done := <-called
+		if _, panicked := err.(*PanicError); !panicked {
+			err = nil
+		}
+		if failed := join(err, done.err); failed != nil {
+			panic(failed)
 		}
 	}()
 	recoveredInto(&err, execute)
@@ -113,6 +119,12 @@ type servedInterrupt struct {
 func recoveredInto(err *error, fn func() error) {
 	defer func() {
 		if v := recover(); v != nil {
+			if pe, ok := v.(*PanicError); ok {
+				// Passed on by Serve, with the first panic's value and
+				// stack: not wrapped again.
+				*err = pe
+				return
+			}
 			*err = &PanicError{Value: v, Stack: debug.Stack()}
 		}
 	}()

@@ -3,6 +3,7 @@ package troupe_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -97,5 +98,42 @@ func TestServeLetsAPanicAfterGoexitInExecuteGoOn(t *testing.T) {
 	}
 	if n := calls.Load(); n != 1 {
 		t.Fatalf("the interrupt was called %d times, want 1", n)
+	}
+}
+
+// Under a Group, the panic that follows a Goexit in a served execute is
+// the actor's panic, with its own value: Serve passes the *PanicError on,
+// and the runner does not wrap it again.
+func TestAPanicAfterGoexitThroughServeKeepsItsValue(t *testing.T) {
+	for _, viaServe := range []bool{false, true} {
+		t.Run(fmt.Sprintf("through Serve %v", viaServe), func(t *testing.T) {
+			var g troupe.Group
+			execute := func() error { goexitThenPanic("x"); return nil }
+			interrupt := func(error) {}
+			if viaServe {
+				inner := execute
+				execute = func() error { return troupe.Serve(context.Background(), inner, interrupt) }
+			}
+			g.Add(execute, interrupt).Name("a")
+			g.Add(blockUntilInterrupted())
+			if err := g.Run(); !isPanicOf(err, "x") {
+				t.Fatalf("Run() = %v, want a's panic with the value x", err)
+			}
+		})
+	}
+}
+
+// When execute calls runtime.Goexit, Serve cannot return the interrupt's
+// failure: it goes on up as a panic, which the Group running Serve
+// reports, rather than vanish.
+func TestServeLetsTheInterruptsFailureGoOnAfterAGoexit(t *testing.T) {
+	var g troupe.Group
+	g.Add(func() error {
+		return troupe.Serve(context.Background(), func() error { runtime.Goexit(); return nil },
+			func(error) { panic("interrupt") })
+	}, func(error) {}).Name("a")
+	g.Add(blockUntilInterrupted())
+	if err := g.Run(); !isPanicOf(err, "interrupt") {
+		t.Fatalf("Run() = %v, want the interrupt's panic", err)
 	}
 }
