@@ -1,9 +1,6 @@
 package troupe_test
 
 import (
-	"os"
-	"runtime"
-	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -22,41 +19,20 @@ import (
 // the claimant's interrupt there to save a goroutine.
 func TestTheClaimantsInterruptRunsOffItsExecutesThread(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		here, err := os.Getwd()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var want syscall.Stat_t
-		if err := syscall.Stat(here, &want); err != nil {
-			t.Fatal(err)
-		}
-		elsewhere := t.TempDir()
-
+		m := newThreadMove(t)
 		var g troupe.Group
 		stop := make(chan struct{})
 		g.Add(func() error { <-stop; return nil }, func(error) { close(stop) })
-		var unshareErr, chdirErr, statErr error
-		var seen syscall.Stat_t
+		var atHome bool
 		g.Add(func() error {
 			time.Sleep(time.Second) // after the start, so that the return claims
-			runtime.LockOSThread()  // and never unlocked
-			if unshareErr = syscall.Unshare(syscall.CLONE_FS); unshareErr == nil {
-				chdirErr = syscall.Chdir(elsewhere)
-			}
+			m.move()
 			return nil
-		}, func(error) { statErr = syscall.Stat(".", &seen) })
+		}, func(error) { atHome = m.atHome() })
 
 		if err := g.Run(); err != nil {
 			t.Fatalf("Run: %v", err)
 		}
-		if unshareErr != nil {
-			t.Skipf("unshare(CLONE_FS): %v", unshareErr)
-		}
-		if chdirErr != nil || statErr != nil {
-			t.Fatalf("chdir: %v, stat: %v", chdirErr, statErr)
-		}
-		if seen.Dev != want.Dev || seen.Ino != want.Ino {
-			t.Fatalf("the interrupt ran in the working directory its execute's thread moved to (%s), not the process's (%s)", elsewhere, here)
-		}
+		m.check(t, "the claimant's interrupt", atHome)
 	})
 }
