@@ -133,8 +133,7 @@ var (
 	errGoexit          = errors.New("troupe: actor called runtime.Goexit")
 	errInterruptGoexit = errors.New("troupe: interrupt called runtime.Goexit")
 	errCheckGoexit     = errors.New("troupe: readiness check called runtime.Goexit")
-	errHookGoexit      = errors.New("called runtime.Goexit") // wrapped with the hook's server
-	errFactoryGoexit   = errors.New("called runtime.Goexit") // wrapped with the restart attempt
+	errCalledGoexit    = errors.New("called runtime.Goexit") // wrapped with what called it: a hook, a factory
 )
 
 func quoteAll(names []string) string {

@@ -214,9 +214,9 @@ func (r *runner) nestedStopping(a *Actor) func(error) {
 
 // runCheck calls a's ReadyWhen check, and tells how it ended.
 func (r *runner) runCheck(a *Actor, ctx context.Context) {
-	err := errCheckGoexit
+	var err error // set by guarded, also on a Goexit
 	defer func() { r.events.send(event{a, checkEnded, err}) }()
-	recoveredInto(&err, func() error { return a.special.check(ctx) })
+	guarded(&err, errCheckGoexit, func() error { return a.special.check(ctx) })
 }
 
 // markReady records that a is ready, and starts what waited only for it.

@@ -186,7 +186,7 @@ func (r *restarter) execute() error {
 	for attempt := 1; ; attempt++ {
 		var execute func() error
 		var interrupt func(error)
-		if err := onOwnGoroutine(func() error { execute, interrupt = r.factory(); return nil }, errFactoryGoexit); err != nil {
+		if err := onOwnGoroutine(func() error { execute, interrupt = r.factory(); return nil }, errCalledGoexit); err != nil {
 			return fmt.Errorf("troupe: restart attempt %d: the factory failed: %w", attempt, err)
 		}
 		if execute == nil || interrupt == nil {
@@ -265,15 +265,8 @@ func onOwnGoroutine(fn func() error, goexit error) error {
 	var err error
 	done := make(chan struct{})
 	go func() {
-		completed := false
-		defer func() {
-			if !completed && err == nil {
-				err = goexit
-			}
-			close(done)
-		}()
-		recoveredInto(&err, fn)
-		completed = true
+		defer close(done) // also after a Goexit
+		guarded(&err, goexit, fn)
 	}()
 	<-done
 	return err

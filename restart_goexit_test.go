@@ -53,7 +53,7 @@ func TestRestartReportsAGoexitAndAPanicThatFollowsIt(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				var g troupe.Group
 				g.Restart(tc.factory, troupe.MaxAttempts(1)).Name("consumer")
-				g.Add(blockUntilInterrupted())
+				g.Add(newProbe(nil).pair())
 				err := g.Run()
 				if err == nil || !tc.want(err) || !strings.Contains(err.Error(), `"consumer"`) {
 					t.Fatalf("Run() = %v", err)
@@ -91,11 +91,6 @@ func isPanicOf(err error, v any) bool {
 	return errors.As(err, &pe) && pe.Value == v
 }
 
-func blockUntilInterrupted() (func() error, func(error)) {
-	stop := make(chan struct{})
-	return func() error { <-stop; return nil }, func(error) { close(stop) }
-}
-
 // A factory that returns a nil execute with an interrupt: Restart calls
 // the interrupt, so that the pair releases what it holds, and its failure
 // is reported beside the nil execute, not dropped.
@@ -107,7 +102,7 @@ func TestRestartReportsTheInterruptOfAPairWithANilExecute(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			var g troupe.Group
 			g.Restart(func() (func() error, func(error)) { return nil, interrupt }).Name("r")
-			g.Add(blockUntilInterrupted())
+			g.Add(newProbe(nil).pair())
 			err := g.Run()
 			if err == nil || !strings.Contains(err.Error(), "nil execute") ||
 				!(isPanicOf(err, "in") || strings.Contains(err.Error(), "interrupt called runtime.Goexit")) {

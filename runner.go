@@ -184,7 +184,7 @@ func (r *runner) run() error {
 func (a *Actor) run() { a.group.runState.execute(a) }
 
 func (r *runner) execute(a *Actor) {
-	err := errGoexit
+	var err error // set by guarded, also on a Goexit
 	defer func() {
 		if r.claims && r.claimShutdown(a, err) {
 			return // the claim reports the return
@@ -201,7 +201,7 @@ func (r *runner) execute(a *Actor) {
 			r.events.send(event{a, returnedAfterInterrupt, err})
 		}
 	}()
-	recoveredInto(&err, a.execute) // on runtime.Goexit, err stays errGoexit
+	guarded(&err, errGoexit, a.execute)
 }
 
 // endedClean marks a done without telling the runner of it, when the

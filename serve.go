@@ -59,18 +59,11 @@ func Serve(ctx context.Context, execute func() error, interrupt func(error)) err
 		if done.byContext {
 			done.cause = context.Cause(ctx)
 		}
-		completed := false
-		defer func() {
-			if !completed && done.err == nil {
-				done.err = errInterruptGoexit
-			}
-			called <- done
-		}()
-		recoveredInto(&done.err, func() error { interrupt(done.cause); return nil })
-		completed = true
+		defer func() { called <- done }() // also after a Goexit
+		guarded(&done.err, errInterruptGoexit, func() error { interrupt(done.cause); return nil })
 	}()
 
-	err := errGoexit
+	var err error
 	finished := false
 	defer func() {
 		if finished {
@@ -91,7 +84,7 @@ func Serve(ctx context.Context, execute func() error, interrupt func(error)) err
 			panic(failed)
 		}
 	}()
-	recoveredInto(&err, execute)
+	guarded(&err, errGoexit, execute)
 	finished = true
 	ended <- err
 	done := <-called
@@ -109,14 +102,13 @@ type servedInterrupt struct {
 	err       error
 }
 
-// recoveredInto calls fn and sets *err to what it returned, or to a
-// *PanicError for its panic. It sets *err itself, in its deferred call,
-// and does not return it: a fn that calls runtime.Goexit and then panics
-// in a deferred function goes on with the Goexit once the panic is
-// recovered, so an assignment of a result would never run, and the panic
-// would be lost. A caller that must tell a Goexit sets *err to a sentinel
-// first, or watches whether fn completed.
-func recoveredInto(err *error, fn func() error) {
+// guarded calls fn, the user's, and sets *err to what it returned, to a
+// *PanicError for its panic, or to goexit if it called runtime.Goexit. It
+// sets *err itself, in its deferred call, and does not return it: after a
+// Goexit nothing returned would arrive, nor a panic that followed the
+// Goexit, which is recovered and then lets the Goexit go on.
+func guarded(err *error, goexit error, fn func() error) {
+	completed := false
 	defer func() {
 		if v := recover(); v != nil {
 			if pe, ok := v.(*PanicError); ok {
@@ -126,7 +118,10 @@ func recoveredInto(err *error, fn func() error) {
 				return
 			}
 			*err = &PanicError{Value: v, Stack: debug.Stack()}
+		} else if !completed {
+			*err = goexit
 		}
 	}()
 	*err = fn()
+	completed = true
 }

@@ -115,7 +115,7 @@ func TestAPanicAfterGoexitThroughServeKeepsItsValue(t *testing.T) {
 				execute = func() error { return troupe.Serve(context.Background(), inner, interrupt) }
 			}
 			g.Add(execute, interrupt).Name("a")
-			g.Add(blockUntilInterrupted())
+			g.Add(newProbe(nil).pair())
 			if err := g.Run(); !isPanicOf(err, "x") {
 				t.Fatalf("Run() = %v, want a's panic with the value x", err)
 			}
@@ -132,7 +132,7 @@ func TestServeLetsTheInterruptsFailureGoOnAfterAGoexit(t *testing.T) {
 		return troupe.Serve(context.Background(), func() error { runtime.Goexit(); return nil },
 			func(error) { panic("interrupt") })
 	}, func(error) {}).Name("a")
-	g.Add(blockUntilInterrupted())
+	g.Add(newProbe(nil).pair())
 	if err := g.Run(); !isPanicOf(err, "interrupt") {
 		t.Fatalf("Run() = %v, want the interrupt's panic", err)
 	}

@@ -99,16 +99,11 @@ func (o *serverOptions) beforeStopHook(server string) func(err *error) {
 		return nil
 	}
 	return func(err *error) {
-		completed := false
-		defer func() {
-			if !completed && *err == nil {
-				*err = errHookGoexit
-			}
+		defer func() { // also after a Goexit
 			if *err != nil {
 				*err = fmt.Errorf("troupe: %s BeforeStop hook: %w", server, *err)
 			}
 		}()
-		recoveredInto(err, func() error { o.beforeStop(); return nil })
-		completed = true
+		guarded(err, errCalledGoexit, func() error { o.beforeStop(); return nil })
 	}
 }
