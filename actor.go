@@ -17,28 +17,16 @@ import (
 // Settings are read when [Group.Run] starts; changing them after that
 // panics, as [Group.Add] does.
 //
-// Its fields are ordered to pack: an idle group holds one per actor, and
-// what most actors never set lives in special.
+// It is packed into 32 bytes: an idle group holds one per actor. The
+// group is reached through the settings, which most actors share with
+// the rest of their group, and the actor's progress through a Run is one
+// word (progress.go).
 type Actor struct {
-	group     *Group
 	execute   func() error
 	interrupt func(error)
-	special   *special // settings most actors lack, a name among them; nil for most actors
+	settings  *settings // the group's shared defaults until the actor is given a setting of its own
 	index     int32
-	stage     int32 // set by Run, as all below
-
-	finished       atomic.Int32  // execute and interrupt calls that have ended
-	status         atomic.Uint32 // actorWaiting and on, for any goroutine to read
-	calling        atomic.Bool   // the interrupt has been entered
-	interrupted    bool
-	returned       bool
-	interruptDone  bool
-	done           bool      // execute and interrupt returned, or its own deadline passed
-	readyBy        readiness // how the actor becomes ready
-	isReady        bool
-	checking       bool // its readiness check runs
-	endsQuietly    bool // a nil return after its interrupt needs no event: see endedClean
-	returnRecorded bool // its return was recorded, or claimed, before its interrupt was called: see endedClean
+	word      atomic.Uint32 // its progress through the Run: see progress.go
 }
 
 // Name names the actor in logs, errors and [Actor.StopAfter]. Names must be
@@ -46,7 +34,7 @@ type Actor struct {
 // Nth actor added, and cannot be named in StopAfter.
 func (a *Actor) Name(name string) *Actor {
 	a.set(func() {
-		sp := a.specials()
+		sp := a.own()
 		sp.name, sp.named = name, true
 	})
 	return a
@@ -59,7 +47,7 @@ func (a *Actor) Name(name string) *Actor {
 // or a cycle makes [Group.Run] return [ErrInvalid] before anything starts.
 func (a *Actor) StopAfter(names ...string) *Actor {
 	a.set(func() {
-		sp := a.specials()
+		sp := a.own()
 		sp.stopAfter = append(sp.stopAfter, names...)
 	})
 	return a
@@ -71,7 +59,7 @@ func (a *Actor) StopAfter(names ...string) *Actor {
 // running at the end. Zero, the default, means only [Group.ShutdownTimeout]
 // applies.
 func (a *Actor) Timeout(d time.Duration) *Actor {
-	a.set(func() { a.specials().timeout = d })
+	a.set(func() { a.own().timeout = d })
 	return a
 }
 
@@ -80,12 +68,12 @@ func (a *Actor) Timeout(d time.Duration) *Actor {
 // is still called once, during the shutdown. When every actor is one-shot and
 // all of them return nil, Run returns nil.
 func (a *Actor) OneShot() *Actor {
-	a.set(func() { a.specials().oneShot = true })
+	a.set(func() { a.own().oneShot = true })
 	return a
 }
 
 func (a *Actor) set(change func()) {
-	g := a.group
+	g := a.group()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.started {
@@ -95,8 +83,8 @@ func (a *Actor) set(change func()) {
 }
 
 func (a *Actor) displayName() string {
-	if a.named() && a.special.name != "" {
-		return a.special.name
+	if a.settings.named && a.settings.name != "" {
+		return a.settings.name
 	}
 	if int(a.index) < len(defaultNames) {
 		return defaultNames[a.index]
@@ -112,9 +100,11 @@ var defaultNames = [...]string{
 	"actor-9", "actor-10", "actor-11", "actor-12", "actor-13", "actor-14", "actor-15", "actor-16",
 }
 
-// special is what some actors need beyond a pair, kept apart so that the
-// usual actor stays small.
-type special struct {
+// settings is what some actors need beyond a pair, kept apart so that the
+// usual actor stays small: the actors without any share their group's
+// defaults, which hold nothing but the group.
+type settings struct {
+	group     *Group
 	name      string
 	named     bool
 	nilFunc   string // which function was nil at Add, reported by Run
@@ -133,6 +123,7 @@ type special struct {
 
 	oneShot    bool
 	startAfter []string
+	stage      int                             // set by Run: its stop stage; only an actor with a stop order has one past 0
 	waitingOn  int                             // set by Run: the actors it starts after that are not ready yet
 	check      func(ctx context.Context) error // ReadyWhen's
 }
@@ -146,19 +137,28 @@ type joining struct {
 	stopping func(cause error) // to call as a nested group's own shutdown begins
 }
 
+// group is the group the actor was added to.
+func (a *Actor) group() *Group { return a.settings.group }
+
+// own gives the actor settings of its own, made on its first setting:
+// until then it shares its group's defaults, which must stay as they are.
+// It is called under the group's lock, or by Run once no setting can
+// change (stage, for which the actor has settings of its own already).
+func (a *Actor) own() *settings {
+	if a.settings == &a.group().defaults {
+		a.settings = &settings{group: a.group()}
+	}
+	return a.settings
+}
+
 // named reports whether the actor was given a name, maybe empty.
-func (a *Actor) named() bool { return a.special != nil && a.special.named }
+func (a *Actor) named() bool { return a.settings.named }
 
 // isOneShot reports whether the actor is [Actor.OneShot].
-func (a *Actor) isOneShot() bool { return a.special != nil && a.special.oneShot }
+func (a *Actor) isOneShot() bool { return a.settings.oneShot }
 
 // ownTimeout is the actor's Timeout; zero when it has none.
-func (a *Actor) ownTimeout() time.Duration {
-	if a.special == nil {
-		return 0
-	}
-	return a.special.timeout
-}
+func (a *Actor) ownTimeout() time.Duration { return a.settings.timeout }
 
 // nilOf names the nil functions of a pair, or gives "" when neither is.
 func nilOf(execute func() error, interrupt func(error)) string {

@@ -47,9 +47,9 @@ func (r *runner) claimsAllowed(in nesting) bool {
 		r.startTimeout > 0 || r.stopDelay > 0 {
 		return false
 	}
-	for _, a := range r.actors {
-		if a.readyBy != readyAtStart || !a.endsQuietly ||
-			(a.special != nil && (a.special.join != nil || a.special.release != nil)) {
+	for a := range r.actors.all() {
+		if a.readyBy() != readyAtStart || !a.has(flagEndsQuietly) ||
+			(a.settings.join != nil || a.settings.release != nil) {
 			return false
 		}
 	}
@@ -79,11 +79,11 @@ func (r *runner) claimShutdown(a *Actor, err error) bool {
 	if err != nil {
 		r.join(err)
 	}
-	// The runner reads neither field before it adopts the claim, and the
+	// The runner reads neither before it adopts the claim, and the
 	// interrupter started below reads returnRecorded only after this.
-	a.returnRecorded = true
-	a.status.Store(actorStopped)
-	a.finished.Add(1) // before any interrupt can end: see interrupt
+	a.mark(flagReturnRecorded)
+	a.setStatus(actorStopped)
+	a.countEnd() // before any interrupt can end: see interrupt
 	r.status.stopBegins(&c.cause)
 	if r.timeout > 0 {
 		// The deadline counts from now: the runner must wake to set it.
@@ -121,8 +121,9 @@ func (r *runner) takeClaim() *claim {
 
 // adopt makes a claim's cause the runner's. For an actor's, it applies
 // the return that made it, as record would have, and the interrupts have
-// begun. The actors count as interrupted from here, as after interruptAll:
-// the events that follow are applied as during the shutdown.
+// begun. The actors count as interrupted from here, as after
+// interruptStage: the events that follow are applied as during the
+// shutdown.
 func (r *runner) adopt(c *claim) {
 	if c.stop != nil {
 		r.cause = c.stop
@@ -133,11 +134,9 @@ func (r *runner) adopt(c *claim) {
 		if c.failure {
 			r.failed = append(r.failed, &c.cause)
 		}
-		c.actor.returned = true
+		c.actor.mark(flagReturned)
 		r.running--
 		r.claimedByActor = true
 	}
-	for _, a := range r.actors {
-		a.interrupted = true
-	}
+	r.interruptedStages = len(r.stages) // one: see claimsAllowed
 }

@@ -116,7 +116,7 @@ func TestAReturnDuringTheStartWaitsForIt(t *testing.T) {
 				var a *Actor
 				a = g.Add(func() error { return nil }, func(error) {
 					for {
-						switch a.status.Load() {
+						switch a.status() {
 						case actorWaiting:
 							continue // not started yet: watch on until it is
 						case actorReady:
@@ -169,7 +169,7 @@ func TestAStopThatClaimedIsTheCauseWhicheverEventComesFirst(t *testing.T) {
 			runtime.Gosched()
 		}
 		close(leave)
-		for leaver.status.Load() != actorStopped {
+		for leaver.status() != actorStopped {
 			runtime.Gosched() // until the runner has applied leaver's return, before Stop's event
 		}
 		g.status.mu.Unlock()

@@ -73,16 +73,13 @@ type Group struct {
 	// outermost group may set it. Zero, the default, means no delay.
 	StopDelay time.Duration
 
-	mu     sync.Mutex // guards the fields below; sync.Mutex also makes vet flag copies
-	actors []*Actor
-	spare  []Actor // where the next actors will live: from spare[used] on
-	used   int     // an index, not a reslice: a pointer write per Add costs a write barrier
-	// firstActors holds the actors of a small group without allocating.
-	firstActors [4]*Actor
-	started     bool
-	nested      bool    // an actor of another group, through AddGroup
-	running     *runner // from Run's start, for stop
-	stopCause   error   // the stop the enclosing group asked for, if it has
+	mu        sync.Mutex // guards the fields below; sync.Mutex also makes vet flag copies
+	actors    actorList
+	defaults  settings // the settings of every actor that has none of its own
+	started   bool
+	nested    bool    // an actor of another group, through AddGroup
+	running   *runner // from Run's start, for stop
+	stopCause error   // the stop the enclosing group asked for, if it has
 
 	status groupStatus // for State, WaitReady and health, from any goroutine
 
@@ -115,21 +112,12 @@ func (g *Group) Add(execute func() error, interrupt func(error)) *Actor {
 	if g.started {
 		panic("troupe: Add called after Run started")
 	}
-	// Actors are carved from chunks: one allocation per chunk rather than per
-	// actor keeps Add as cheap as oklog/run's for large groups.
-	if g.used == len(g.spare) {
-		g.spare, g.used = make([]Actor, min(max(len(g.actors), 4), 256)), 0
-	}
-	a := &g.spare[g.used]
-	g.used++
-	a.group, a.index, a.execute, a.interrupt = g, int32(len(g.actors)), execute, interrupt
+	g.defaults.group = g
+	a := g.actors.add()
+	a.settings, a.index, a.execute, a.interrupt = &g.defaults, int32(g.actors.len()-1), execute, interrupt
 	if what := nilOf(execute, interrupt); what != "" {
-		a.specials().nilFunc = what
+		a.own().nilFunc = what
 	}
-	if g.actors == nil {
-		g.actors = g.firstActors[:0]
-	}
-	g.actors = append(g.actors, a)
 	return a
 }
 
@@ -140,7 +128,7 @@ func (g *Group) Add(execute func() error, interrupt func(error)) *Actor {
 func (g *Group) Go(fn func(ctx context.Context) error) *Actor {
 	if fn == nil {
 		a := g.Add(nil, nil)
-		a.set(func() { a.specials().nilFunc = "context function" })
+		a.set(func() { a.own().nilFunc = "context function" })
 		return a
 	}
 	return g.Add(Func(fn))
@@ -178,7 +166,7 @@ func (g *Group) run(in nesting) error {
 		return ErrAlreadyRun
 	}
 	g.started = true
-	actors := g.actors
+	actors := &g.actors // no actor is added once Run has started
 	g.mu.Unlock()
 
 	sched, err := plan(actors, g.settings())
@@ -193,7 +181,7 @@ func (g *Group) run(in nesting) error {
 		}
 		return err
 	}
-	if len(actors) == 0 {
+	if actors.len() == 0 {
 		g.mu.Lock()
 		asked := g.stopCause
 		g.mu.Unlock()

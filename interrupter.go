@@ -33,20 +33,25 @@ import "sync/atomic"
 // this way (bench/README.md).
 type interrupter struct {
 	r      *runner
-	actors []*Actor
+	actors stage
+	n      int          // the stage's actors
 	cause  error        // the shutdown's: the runner's, or the claim's before the runner adopts it
 	next   atomic.Int64 // the index of the next interrupt to take
 	spare  atomic.Bool
 }
 
-// interruptAll marks a stage's actors interrupted and starts calling
-// their interrupts.
-func (r *runner) interruptAll(actors []*Actor) {
-	for _, a := range actors {
-		a.interrupted = true
+// interruptStage counts the ith stage's actors interrupted and starts
+// calling their interrupts.
+func (r *runner) interruptStage(i int) {
+	actors := r.stages[i]
+	r.interruptedStages = i + 1
+	for i := range actors.len() {
+		a := actors.at(i)
 		// Stopped, not NeverStarted: an actor that never started keeps
 		// that state, which endedClean would overwrite.
-		a.returnRecorded = a.endsQuietly && a.status.Load() == actorStopped
+		if a.has(flagEndsQuietly) && a.status() == actorStopped {
+			a.mark(flagReturnRecorded)
+		}
 	}
 	r.startInterrupts(actors, r.cause)
 }
@@ -54,22 +59,24 @@ func (r *runner) interruptAll(actors []*Actor) {
 // startInterrupts moves a stage's actors to stopping and starts calling
 // their interrupts. A claim calls it off the runner's goroutine, and so it
 // touches only what any goroutine may.
-func (r *runner) startInterrupts(actors []*Actor, cause error) {
-	if len(actors) == 0 {
+func (r *runner) startInterrupts(actors stage, cause error) {
+	n := actors.len()
+	if n == 0 {
 		return
 	}
-	for _, a := range actors {
+	for i := range n {
+		a := actors.at(i)
 		// Loaded first: a locked compare-and-swap per actor is a cost a
 		// large group feels; only an actor's own clean end races this.
-		if s := a.status.Load(); s == actorStarting || s == actorReady {
-			a.status.CompareAndSwap(s, actorStopping)
+		if s := a.status(); s == actorStarting || s == actorReady {
+			a.swapStatus(s, actorStopping)
 		}
 	}
 	c := &r.firstStage
-	if c.actors != nil {
+	if c.r != nil {
 		c = &interrupter{} // a later stage; the usual group has one
 	}
-	c.r, c.actors, c.cause = r, actors, cause
+	c.r, c.actors, c.n, c.cause = r, actors, n, cause
 	c.spare.Store(true)
 	go c.work()
 }
@@ -79,13 +86,13 @@ func (c *interrupter) work() {
 	c.spare.Store(false)
 	for {
 		i := int(c.next.Add(1) - 1)
-		if i >= len(c.actors) {
+		if i >= c.n {
 			return
 		}
 		// Loaded first: a failed compare-and-swap still locks the line.
-		if i+1 < len(c.actors) && !c.spare.Load() && c.spare.CompareAndSwap(false, true) {
+		if i+1 < c.n && !c.spare.Load() && c.spare.CompareAndSwap(false, true) {
 			go c.work()
 		}
-		c.r.interrupt(c.actors[i], c.cause)
+		c.r.interrupt(c.actors.at(i), c.cause)
 	}
 }

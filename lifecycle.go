@@ -184,9 +184,9 @@ type actorState struct {
 func (g *Group) actorStates() []actorState {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	states := make([]actorState, len(g.actors))
-	for i, a := range g.actors {
-		states[i] = actorState{a.displayName(), a.status.Load()}
+	states := make([]actorState, 0, g.actors.len())
+	for a := range g.actors.all() {
+		states = append(states, actorState{a.displayName(), a.status()})
 	}
 	return states
 }

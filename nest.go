@@ -33,14 +33,14 @@ import (
 func (g *Group) AddGroup(inner *Group) *Actor {
 	if inner == nil {
 		a := g.Add(nil, nil)
-		a.set(func() { a.specials().nilFunc = "group" })
+		a.set(func() { a.own().nilFunc = "group" })
 		return a
 	}
 	n := &nestedGroup{inner: inner}
 	a := g.Add(n.execute, n.interrupt)
-	var sp *special
+	var sp *settings
 	a.set(func() {
-		sp = a.specials()
+		sp = a.own()
 		sp.join, sp.nested, sp.release = n.join, inner, n.release
 	})
 	if inner != g {
@@ -96,30 +96,36 @@ func (n *nestedGroup) release() error {
 // checkNested checks the groups nested in actors, and those nested in
 // them, with the names of their problems composed: "workers/consumer-3".
 // seen holds the groups on the way down, to find a group nested in itself.
-func checkNested(actors []*Actor, seen map[*Group]bool) error {
+func checkNested(actors *actorList, seen map[*Group]bool) error {
 	var errs []error
-	for _, a := range actors {
-		if a.special == nil || a.special.nested == nil {
+	for a := range actors.all() {
+		if a.settings.nested == nil {
 			continue
 		}
-		inner := a.special.nested
+		inner := a.settings.nested
 		if seen[inner] {
 			errs = append(errs, &configError{actor: a.displayName(), msg: "the group is nested in itself"})
 			continue
 		}
-		inner.mu.Lock()
-		innerActors, settings := inner.actors, inner.settings()
-		inner.mu.Unlock()
 		seen[inner] = true
-		_, err := plan(innerActors, settings)
-		if settings.stopDelay != 0 {
-			err = errors.Join(err, &configError{msg: "StopDelay applies to the outermost group only"})
-		}
-		err = errors.Join(err, checkNested(innerActors, seen))
+		err := checkInner(inner, seen)
 		delete(seen, inner)
 		errs = append(errs, prefixed(a.displayName(), err)...)
 	}
 	return errors.Join(errs...)
+}
+
+// checkInner checks a nested group, and those nested in it, under its
+// lock: until it runs, actors may still be added to it.
+func checkInner(inner *Group, seen map[*Group]bool) error {
+	inner.mu.Lock()
+	defer inner.mu.Unlock()
+	settings := inner.settings()
+	_, err := plan(&inner.actors, settings)
+	if settings.stopDelay != 0 {
+		err = errors.Join(err, &configError{msg: "StopDelay applies to the outermost group only"})
+	}
+	return errors.Join(err, checkNested(&inner.actors, seen))
 }
 
 // prefixed gives err's configuration problems as problems of the nested

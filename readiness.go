@@ -21,7 +21,7 @@ import (
 // cycle, makes Run return [ErrInvalid] before anything starts.
 func (a *Actor) StartAfter(names ...string) *Actor {
 	a.set(func() {
-		sp := a.specials()
+		sp := a.own()
 		sp.startAfter = append(sp.startAfter, names...)
 	})
 	return a
@@ -42,21 +42,12 @@ func (a *Actor) StartAfter(names ...string) *Actor {
 func (a *Actor) ReadyWhen(check func(ctx context.Context) error) *Actor {
 	a.set(func() {
 		if check == nil {
-			a.specials().invalid = "nil ReadyWhen check"
+			a.own().invalid = "nil ReadyWhen check"
 			return
 		}
-		a.specials().check = check
+		a.own().check = check
 	})
 	return a
-}
-
-// specials gives the actor's special settings, made on first use; a.set
-// holds the group's lock.
-func (a *Actor) specials() *special {
-	if a.special == nil {
-		a.special = &special{}
-	}
-	return a.special
 }
 
 // readiness is how an actor becomes ready.
@@ -103,7 +94,7 @@ func newStartOrder(startsAfter map[*Actor][]*Actor) *startOrder {
 	}
 	for _, dependents := range startsAfter {
 		for _, a := range dependents {
-			a.special.waitingOn++ // a has a special: its StartAfter
+			a.settings.waitingOn++ // a has settings of its own: its StartAfter
 		}
 	}
 	return &startOrder{dependents: startsAfter}
@@ -115,9 +106,9 @@ func newStartOrder(startsAfter map[*Actor][]*Actor) *startOrder {
 // linked, also when a check decides its readiness, so that it hears of
 // the stop delay.
 func (r *runner) howReady(a *Actor) readiness {
-	announces := r.linkAdapter(a) || (a.special != nil && a.special.nested != nil)
+	announces := r.linkAdapter(a) || a.settings.nested != nil
 	switch {
-	case a.special != nil && a.special.check != nil:
+	case a.settings.check != nil:
 		return readyByCheck
 	case a.isOneShot():
 		return readyOnReturn
@@ -131,18 +122,21 @@ func (r *runner) howReady(a *Actor) readiness {
 // goroutine calls it once, at Run's start. The roots are picked first:
 // starting one may start, through markReady, what waits only for it.
 func (r *runner) startReady() {
-	r.notReady = len(r.actors)
-	roots := r.actors
-	if r.order != nil {
-		roots = nil
-		for _, a := range r.actors {
-			if a.special == nil || a.special.waitingOn == 0 {
+	r.notReady = r.actors.len()
+	if r.order == nil {
+		for a := range r.actors.all() {
+			r.start(a)
+		}
+	} else {
+		var roots []*Actor
+		for a := range r.actors.all() {
+			if a.settings.waitingOn == 0 {
 				roots = append(roots, a)
 			}
 		}
-	}
-	for _, a := range roots {
-		r.start(a)
+		for _, a := range roots {
+			r.start(a)
+		}
 	}
 	r.started = true
 	if r.notReady > 0 && r.startTimeout > 0 {
@@ -153,8 +147,8 @@ func (r *runner) startReady() {
 
 // start calls a's execute, and sets up how it becomes ready.
 func (r *runner) start(a *Actor) {
-	if a.special != nil && a.special.join != nil {
-		a.special.join(joining{
+	if a.settings.join != nil {
+		a.settings.join(joining{
 			name:     r.log.prefix + a.displayName(),
 			logger:   r.log.l,
 			run:      r.life,
@@ -166,18 +160,19 @@ func (r *runner) start(a *Actor) {
 		r.startedAt[a.index] = time.Since(r.log.since)
 		r.log.started(a)
 	}
-	if a.readyBy == readyAtStart {
-		a.status.Store(actorReady) // markReady below counts it
+	readyBy := a.readyBy()
+	if readyBy == readyAtStart {
+		a.setStatus(actorReady) // markReady below counts it
 	} else {
-		a.status.Store(actorStarting)
+		a.setStatus(actorStarting)
 	}
 	r.running++
 	go a.run() // not r.execute(a): a goroutine's closure then holds one pointer, not two
-	switch a.readyBy {
+	switch readyBy {
 	case readyAtStart:
 		r.markReady(a)
 	case readyByCheck:
-		a.checking = true
+		a.mark(flagChecking)
 		r.checks++
 		if r.checkCtx == nil {
 			r.checkCtx, r.cancelChecks = context.WithCancelCause(context.Background())
@@ -216,22 +211,22 @@ func (r *runner) nestedStopping(a *Actor) func(error) {
 func (r *runner) runCheck(a *Actor, ctx context.Context) {
 	var err error // set by guarded, also on a Goexit
 	defer func() { r.events.send(event{a, checkEnded, err}) }()
-	guarded(&err, errCheckGoexit, func() error { return a.special.check(ctx) })
+	guarded(&err, errCheckGoexit, func() error { return a.settings.check(ctx) })
 }
 
 // markReady records that a is ready, and starts what waited only for it.
 func (r *runner) markReady(a *Actor) {
-	if a.isReady || a.status.Load() == actorNeverStarted {
+	if a.has(flagReady) || a.status() == actorNeverStarted {
 		return
 	}
-	a.isReady = true
+	a.mark(flagReady)
 	r.notReady--
-	if a.status.Load() == actorStarting {
-		a.status.CompareAndSwap(actorStarting, actorReady)
+	if a.status() == actorStarting {
+		a.swapStatus(actorStarting, actorReady)
 	}
 	if r.order != nil && r.cause == nil {
 		for _, d := range r.order.dependents[a] {
-			if d.special.waitingOn--; d.special.waitingOn == 0 {
+			if d.settings.waitingOn--; d.settings.waitingOn == 0 {
 				r.start(d)
 			}
 		}
@@ -261,7 +256,7 @@ func (r *runner) checkGroupReady(logIt bool) {
 // checkEnded records the end of a's readiness check. Once the shutdown
 // has begun, what the check says no longer matters.
 func (r *runner) checkEnded(a *Actor, err error) *ActorError {
-	a.checking = false
+	a.unmark(flagChecking)
 	r.checks--
 	if r.cause != nil {
 		r.settle(a)
@@ -280,8 +275,8 @@ func (r *runner) checkEnded(a *Actor, err error) *ActorError {
 // StartTimeout passed fail the group.
 func (r *runner) notReadyInTime() *ActorError {
 	var first *ActorError
-	for _, a := range r.actors {
-		if a.status.Load() != actorStarting {
+	for a := range r.actors.all() {
+		if a.status() != actorStarting {
 			continue
 		}
 		err := &ActorError{Actor: a.displayName(), Err: fmt.Errorf("troupe: not ready within StartTimeout %v: %w", r.startTimeout, ErrNotReady)}
@@ -300,11 +295,11 @@ func (r *runner) neverStarted() {
 	if r.notReady == 0 {
 		return
 	}
-	for _, a := range r.actors {
-		if a.status.Load() == actorWaiting {
-			a.status.Store(actorNeverStarted)
-			a.returned = true
-			a.finished.Store(1)
+	for a := range r.actors.all() {
+		if a.status() == actorWaiting {
+			a.setStatus(actorNeverStarted)
+			a.mark(flagReturned)
+			a.countEnd() // for the execute; no interrupt has begun yet
 			r.notStarted = append(r.notStarted, a.displayName())
 		}
 	}

@@ -131,13 +131,13 @@ func Restart(factory func() (execute func() error, interrupt func(error)), opts 
 func (g *Group) Restart(factory func() (execute func() error, interrupt func(error)), opts ...RestartOption) *Actor {
 	if factory == nil {
 		a := g.Add(nil, nil)
-		a.set(func() { a.specials().nilFunc = "factory" })
+		a.set(func() { a.own().nilFunc = "factory" })
 		return a
 	}
 	r := newRestarter(factory, opts)
 	a := g.Add(r.execute, r.interrupt)
 	join := func(j joining) { r.logger, r.name = j.logger, j.name }
-	a.set(func() { a.specials().join = join })
+	a.set(func() { a.own().join = join })
 	return a
 }
 

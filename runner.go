@@ -17,8 +17,8 @@ type runner struct {
 	log     logger
 	life    *runLife
 	timeout time.Duration
-	actors  []*Actor
-	stages  [][]*Actor
+	actors  *actorList
+	stages  []stage
 	// pending counts, per stage, the actors not yet done. The runner
 	// counts down for the events it applies; an actor that ends cleanly
 	// during the shutdown counts down itself (see endedClean).
@@ -28,7 +28,7 @@ type runner struct {
 	// The usual group has one stage; these hold it without allocating, as
 	// the fields after them hold the Run's life, the cause of a clean
 	// return and the first stage's interrupter.
-	oneStage   [1][]*Actor
+	oneStage   [1]stage
 	onePending [1]atomic.Int64
 	ownLife    runLife
 	ownCause   ActorError
@@ -42,6 +42,11 @@ type runner struct {
 	claim          atomic.Pointer[claim]
 	runClaim       claim // the runner's own
 	claimedByActor bool  // the claim began the shutdown, and its interrupts
+
+	// interruptedStages counts the stages whose actors count as
+	// interrupted: their interrupts have been called, or a claim began
+	// the shutdown. Stages are interrupted in order.
+	interruptedStages int
 
 	cause      error  // passed to every interrupt: an *ActorError, or an outsideCause
 	causeActor string // the actor whose return began the shutdown; empty when asked from outside
@@ -117,7 +122,7 @@ type nesting struct {
 
 // newRunner readies the group's runner for its Run. The runner lives in
 // the Group, which runs once, so that a Run allocates no state of its own.
-func newRunner(g *Group, actors []*Actor, sched schedule, in nesting) *runner {
+func newRunner(g *Group, actors *actorList, sched schedule, in nesting) *runner {
 	logTo := g.Logger
 	if logTo == nil {
 		logTo = in.logger
@@ -129,7 +134,6 @@ func newRunner(g *Group, actors []*Actor, sched schedule, in nesting) *runner {
 	r.log = logger{l: logTo, prefix: in.prefix}
 	r.timeout = g.ShutdownTimeout
 	r.actors = actors
-	r.stages = sched.stages
 	r.status = &g.status
 	r.order = newStartOrder(sched.startsAfter)
 	r.startTimeout = g.StartTimeout
@@ -140,22 +144,35 @@ func newRunner(g *Group, actors []*Actor, sched schedule, in nesting) *runner {
 	r.life = &r.ownLife
 	if logTo != nil {
 		r.log.since = time.Now() // the actors' durations count from here
-		r.startedAt = make([]time.Duration, len(actors))
+		r.startedAt = make([]time.Duration, actors.len())
 	}
 	r.events.init()
-	for _, a := range actors {
-		a.readyBy = r.howReady(a)
-		a.endsQuietly = logTo == nil && a.ownTimeout() == 0 && a.readyBy != readyByCheck
+	for a := range actors.all() {
+		readyBy := r.howReady(a)
+		a.prepare(readyBy, logTo == nil && a.ownTimeout() == 0 && readyBy != readyByCheck)
 	}
 	if sched.stages == nil {
-		r.oneStage[0] = actors
+		r.oneStage[0] = stage{every: actors}
 		r.stages = r.oneStage[:]
 		r.pending = r.onePending[:]
 	} else {
+		r.stages = make([]stage, len(sched.stages))
 		r.pending = make([]atomic.Int64, len(sched.stages))
+		for i, actors := range sched.stages {
+			r.stages[i] = stage{some: actors}
+			if i == 0 {
+				continue
+			}
+			for _, a := range actors {
+				// Only an actor with a stop order is past stage 0, and
+				// it has settings of its own: a StopAfter, or the name
+				// another's StartAfter gave. own makes none here.
+				a.own().stage = i
+			}
+		}
 	}
 	for i, s := range r.stages {
-		r.pending[i].Store(int64(len(s)))
+		r.pending[i].Store(int64(s.len()))
 	}
 	r.claims = r.claimsAllowed(in)
 	if in.parent != nil {
@@ -181,7 +198,7 @@ func (r *runner) run() error {
 }
 
 // run calls a's execute for the Run of its group.
-func (a *Actor) run() { a.group.runState.execute(a) }
+func (a *Actor) run() { a.group().runState.execute(a) }
 
 func (r *runner) execute(a *Actor) {
 	var err error // set by guarded, also on a Goexit
@@ -193,9 +210,9 @@ func (r *runner) execute(a *Actor) {
 		// report also carries the end of an interrupt that finished first.
 		// The usual return, nil once interrupted, has nothing to report.
 		switch {
-		case a.finished.Add(1) != 2:
+		case a.countEnd() != 2:
 			r.events.send(event{a, returned, err})
-		case err == nil && a.endsQuietly:
+		case err == nil && a.has(flagEndsQuietly):
 			r.endedClean(a)
 		default:
 			r.events.send(event{a, returnedAfterInterrupt, err})
@@ -212,7 +229,7 @@ func (r *runner) execute(a *Actor) {
 // return that claimed the shutdown, which the runner adopts (claim.go).
 // Nothing is to be logged or timed (endsQuietly). It relies on these:
 //   - the interrupt ends only after the shutdown began (only an
-//     interrupter that interruptAll or a claim starts calls it), so a nil
+//     interrupter that interruptStage or a claim starts calls it), so a nil
 //     return then is no failure and no cause;
 //   - a's stage is counted down here and nowhere else: no event for a
 //     follows (the first of its ends was counted, or recorded, first),
@@ -224,8 +241,8 @@ func (r *runner) execute(a *Actor) {
 //
 // The last of a stage to end tells the runner, which may be waiting.
 func (r *runner) endedClean(a *Actor) {
-	a.status.Store(actorEndedClean)
-	if r.pending[a.stage].Add(-1) == 0 {
+	a.setStatus(actorEndedClean)
+	if r.pending[a.settings.stage].Add(-1) == 0 {
 		r.events.send(event{kind: stageEmptied})
 	}
 }
@@ -262,7 +279,7 @@ func (r *runner) awaitCause() {
 			// what starts after it may start; but a group whose every actor
 			// is done stops, without having been ready for nothing.
 			r.lastOneShot = ev.actor
-			if ev.actor.readyBy == readyOnReturn && (r.running > 0 || r.order.waitFor(ev.actor)) {
+			if ev.actor.readyBy() == readyOnReturn && (r.running > 0 || r.order.waitFor(ev.actor)) {
 				r.markReady(ev.actor)
 			}
 		default:
@@ -340,14 +357,14 @@ func (r *runner) shutdown() error {
 	}
 	stage := 0
 	if !r.claimedByActor {
-		r.interruptAll(r.stages[stage])
+		r.interruptStage(stage)
 	}
 	for {
 		for stage < len(r.stages) && r.pending[stage].Load() == 0 {
 			r.log.stageDone(stage, len(r.stages), r.shutdownAt)
 			stage++
 			if stage < len(r.stages) {
-				r.interruptAll(r.stages[stage])
+				r.interruptStage(stage)
 			}
 		}
 		if stage == len(r.stages) {
@@ -359,8 +376,8 @@ func (r *runner) shutdown() error {
 			stragglers := r.stragglers()
 			// Every interrupt is called once even now, so that no actor is
 			// left running unasked; Run does not wait for these.
-			for _, s := range r.stages[stage+1:] {
-				r.interruptAll(s)
+			for later := stage + 1; later < len(r.stages); later++ {
+				r.interruptStage(later)
 			}
 			return r.finish(stragglers, r.deadlineAt.Sub(r.shutdownAt))
 		}
@@ -375,8 +392,8 @@ func (r *runner) interrupt(a *Actor, cause error) {
 		// An interrupt that ends before its execute returns is reported with
 		// that return: one event instead of two, in the usual case. One that
 		// ends after a return the runner knows of needs none.
-		if a.finished.Add(1) == 2 {
-			if a.returnRecorded {
+		if a.countEnd() == 2 {
+			if a.has(flagReturnRecorded) {
 				r.endedClean(a)
 			} else {
 				r.events.send(event{a, interruptEnded, nil})
@@ -385,7 +402,7 @@ func (r *runner) interrupt(a *Actor, cause error) {
 	}()
 	// Begun before its Timeout starts: an actor whose Timeout has passed
 	// must be named if its interrupt is still running when Run returns.
-	a.calling.Store(true)
+	a.mark(flagCalling)
 	r.startTimer(a)
 	report := func(err *ActorError) {
 		r.log.interruptFailed(err)
@@ -394,7 +411,7 @@ func (r *runner) interrupt(a *Actor, cause error) {
 		r.mu.Unlock()
 	}
 	callInterrupt(a, cause, report)
-	if sp := a.special; sp != nil && sp.release != nil && a.status.Load() == actorNeverStarted {
+	if sp := a.settings; sp.release != nil && a.status() == actorNeverStarted {
 		// A nested group that will never run releases its own actors,
 		// as one that Run refused does.
 		if err := sp.release(); err != nil {
@@ -429,7 +446,7 @@ func (r *runner) startTimer(a *Actor) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.over {
-		a.special.timer = time.AfterFunc(a.special.timeout, func() { r.events.send(event{a, timeoutExpired, nil}) })
+		a.settings.timer = time.AfterFunc(a.settings.timeout, func() { r.events.send(event{a, timeoutExpired, nil}) })
 	}
 }
 
@@ -452,17 +469,17 @@ func (r *runner) record(ev event) *ActorError {
 		}
 		return nil
 	case interruptEnded:
-		a.interruptDone = true
+		a.mark(flagInterruptDone)
 		r.settle(a)
 		return nil
 	case timeoutExpired:
-		if !a.done {
+		if !a.has(flagDone) {
 			r.log.actorDeadline(a)
 			r.markDone(a)
 		}
 		return nil
 	case becameReady:
-		if r.cause == nil && a.readyBy == readyAnnounced {
+		if r.cause == nil && a.readyBy() == readyAnnounced {
 			r.markReady(a)
 		}
 		return nil
@@ -476,12 +493,12 @@ func (r *runner) record(ev event) *ActorError {
 	case stageEmptied, shutdownClaimed:
 		return nil // the shutdown's loop reads the counts; takeClaim read the claim
 	}
-	a.returned = true
-	a.status.Store(actorStopped)
+	a.mark(flagReturned)
+	a.setStatus(actorStopped)
 	// Only ever set here: the interrupt's own event can arrive before this
 	// one, when it ends between execute's count and execute's send.
 	if ev.kind == returnedAfterInterrupt {
-		a.interruptDone = true
+		a.mark(flagInterruptDone)
 	}
 	r.running--
 	r.settle(a)
@@ -491,7 +508,8 @@ func (r *runner) record(ev event) *ActorError {
 	// A stop asked of an actor once the shutdown has begun (a supervisor's
 	// SIGTERM during a stop delay that Group.Stop began) is only noted:
 	// the group is stopping already, and a failure would cut the delay.
-	failure := !isEcho(ev.err, a.interrupted, r.cause) &&
+	interrupted := a.settings.stage < r.interruptedStages
+	failure := !isEcho(ev.err, interrupted, r.cause) &&
 		!(r.cause != nil && onlyRequestedStops(ev.err))
 	if r.log.l != nil {
 		r.log.returned(a, r.startedAt[a.index], ev.err, failure)
@@ -517,13 +535,13 @@ func (r *runner) join(err error) {
 // returned: Run waits for interrupts too, so that none is left running,
 // still closing something, after Run has returned.
 func (r *runner) settle(a *Actor) {
-	if !a.returned || !a.interruptDone || a.checking {
+	if !a.has(flagReturned) || !a.has(flagInterruptDone) || a.has(flagChecking) {
 		return
 	}
 	if a.ownTimeout() > 0 {
 		r.mu.Lock()
-		if a.special.timer != nil {
-			a.special.timer.Stop()
+		if a.settings.timer != nil {
+			a.settings.timer.Stop()
 		}
 		r.mu.Unlock()
 	}
@@ -531,9 +549,9 @@ func (r *runner) settle(a *Actor) {
 }
 
 func (r *runner) markDone(a *Actor) {
-	if !a.done {
-		a.done = true
-		r.pending[a.stage].Add(-1)
+	if !a.has(flagDone) {
+		a.mark(flagDone)
+		r.pending[a.settings.stage].Add(-1)
 	}
 }
 
@@ -549,11 +567,11 @@ func (r *runner) drainEvents() {
 // running. An interrupt not yet begun is not running.
 func (r *runner) stragglers() []string {
 	var names []string
-	for _, a := range r.actors {
-		if a.status.Load() == actorEndedClean {
+	for a := range r.actors.all() {
+		if a.status() == actorEndedClean {
 			continue
 		}
-		if !a.returned || a.checking || (a.calling.Load() && !a.interruptDone) {
+		if !a.has(flagReturned) || a.has(flagChecking) || (a.has(flagCalling) && !a.has(flagInterruptDone)) {
 			names = append(names, a.displayName())
 		}
 	}
@@ -567,9 +585,9 @@ func (r *runner) finish(stragglers []string, shutdownTimeout time.Duration) erro
 
 	r.mu.Lock()
 	r.over = true
-	for _, a := range r.actors {
-		if a.ownTimeout() > 0 && a.special.timer != nil {
-			a.special.timer.Stop()
+	for a := range r.actors.all() {
+		if a.ownTimeout() > 0 && a.settings.timer != nil {
+			a.settings.timer.Stop()
 		}
 	}
 	errs := append(r.failed, r.lateErrors...)

@@ -12,12 +12,12 @@ import (
 func TestInterruptEndReportedBeforeTheReturnStillSettles(t *testing.T) {
 	var g Group
 	a := g.Add(func() error { return nil }, func(error) {})
-	r := newRunner(&g, g.actors, schedule{}, nesting{})
-	a.interrupted = true
+	r := newRunner(&g, &g.actors, schedule{}, nesting{})
+	r.interruptedStages = 1
 	r.record(event{a, interruptEnded, nil})
 	r.record(event{a, returned, nil})
-	if !a.done || r.pending[0].Load() != 0 {
-		t.Fatalf("actor not settled: done=%v pending=%d", a.done, r.pending[0].Load())
+	if !a.has(flagDone) || r.pending[0].Load() != 0 {
+		t.Fatalf("actor not settled: done=%v pending=%d", a.has(flagDone), r.pending[0].Load())
 	}
 }
 

@@ -14,7 +14,7 @@ import (
 // one past the latest stage it must stop after. Nil stages, with no error,
 // means one stage of every actor. Every problem is reported at once, so a
 // user fixes a main.go in one pass.
-func plan(actors []*Actor, settings groupSettings) (schedule, error) {
+func plan(actors *actorList, group groupSettings) (schedule, error) {
 	var errs []error
 	bad := func(a *Actor, format string, args ...any) {
 		name := ""
@@ -23,25 +23,25 @@ func plan(actors []*Actor, settings groupSettings) (schedule, error) {
 		}
 		errs = append(errs, &configError{actor: name, msg: fmt.Sprintf(format, args...)})
 	}
-	settings.check(bad)
+	group.check(bad)
 
 	var byName map[string]*Actor
 	ordered := false
-	for _, a := range actors {
-		if a.special != nil && a.special.nilFunc != "" {
-			bad(a, "nil %s", a.special.nilFunc)
+	for a := range actors.all() {
+		if a.settings.nilFunc != "" {
+			bad(a, "nil %s", a.settings.nilFunc)
 		}
-		if a.special != nil && a.special.invalid != "" {
-			bad(a, "%s", a.special.invalid)
+		if a.settings.invalid != "" {
+			bad(a, "%s", a.settings.invalid)
 		}
 		if a.ownTimeout() < 0 {
 			bad(a, "negative Timeout %v", a.ownTimeout())
 		}
-		ordered = ordered || (a.special != nil && len(a.special.stopAfter)+len(a.special.startAfter) > 0)
+		ordered = ordered || len(a.settings.stopAfter)+len(a.settings.startAfter) > 0
 		if !a.named() {
 			continue
 		}
-		name := a.special.name
+		name := a.settings.name
 		if name == "" {
 			bad(a, "empty name")
 			continue
@@ -53,17 +53,15 @@ func plan(actors []*Actor, settings groupSettings) (schedule, error) {
 			bad(a, "name used by another actor")
 			continue
 		}
-		if k := defaultNameIndex(name); k > 0 && k <= len(actors) && !actors[k-1].named() {
+		if k := defaultNameIndex(name); k > 0 && k <= actors.len() && !actors.at(k-1).named() {
 			bad(a, "name is the default name of the unnamed actor %d", k)
 			continue
 		}
 		byName[name] = a
 	}
-	for _, a := range actors {
-		if a.special != nil {
-			checkNames(a, "StopAfter", a.special.stopAfter, byName, bad)
-			checkNames(a, "StartAfter", a.special.startAfter, byName, bad)
-		}
+	for a := range actors.all() {
+		checkNames(a, "StopAfter", a.settings.stopAfter, byName, bad)
+		checkNames(a, "StartAfter", a.settings.startAfter, byName, bad)
 	}
 	var sched schedule
 	if ordered {
@@ -85,15 +83,35 @@ type schedule struct {
 	startsAfter map[*Actor][]*Actor // for each actor, those that StartAfter it; nil when none does
 }
 
+// stage is the actors of one stop stage: the group's own list when the
+// group has one stage, as most do, for a slice of pointers beside it
+// would make each idle actor a quarter larger; or those plan put in it.
+type stage struct {
+	every *actorList
+	some  []*Actor
+}
+
+func (s stage) len() int {
+	if s.every != nil {
+		return s.every.len()
+	}
+	return len(s.some)
+}
+
+// at gives the stage's ith actor.
+func (s stage) at(i int) *Actor {
+	if s.every != nil {
+		return s.every.at(i)
+	}
+	return s.some[i]
+}
+
 // startsAfter gives, for each actor, the actors that StartAfter it, or nil
 // when none does. Names that plan has refused are left out.
-func startsAfter(actors []*Actor, byName map[string]*Actor) map[*Actor][]*Actor {
+func startsAfter(actors *actorList, byName map[string]*Actor) map[*Actor][]*Actor {
 	var after map[*Actor][]*Actor
-	for _, a := range actors {
-		if a.special == nil {
-			continue
-		}
-		for _, name := range a.special.startAfter {
+	for a := range actors.all() {
+		for _, name := range a.settings.startAfter {
 			if d := byName[name]; d != nil && d != a {
 				if after == nil {
 					after = make(map[*Actor][]*Actor)
@@ -143,11 +161,9 @@ func checkNames(a *Actor, setting string, names []string, byName map[string]*Act
 // has refused are left out.
 func stopsAfter(a *Actor, byName map[string]*Actor, startsAfterIt map[*Actor][]*Actor) []orderEdge {
 	var edges []orderEdge
-	if a.special != nil {
-		for _, name := range a.special.stopAfter {
-			if d := byName[name]; d != nil && d != a {
-				edges = append(edges, orderEdge{to: d})
-			}
+	for _, name := range a.settings.stopAfter {
+		if d := byName[name]; d != nil && d != a {
+			edges = append(edges, orderEdge{to: d})
 		}
 	}
 	for _, d := range startsAfterIt[a] {
@@ -167,19 +183,19 @@ type orderEdge struct {
 // again closes a cycle, reported with its path; the search goes on, so that
 // every cycle is reported with every other problem. Names that plan has
 // already refused (unknown, or the actor itself) are skipped.
-func stagesByDepth(actors []*Actor, byName map[string]*Actor, startsAfterIt map[*Actor][]*Actor) ([][]*Actor, []error) {
+func stagesByDepth(actors *actorList, byName map[string]*Actor, startsAfterIt map[*Actor][]*Actor) ([][]*Actor, []error) {
 	const (
 		white = iota
 		grey
 		black
 	)
-	color := make([]uint8, len(actors))
+	color := make([]uint8, actors.len())
+	stageOf := make([]int, actors.len())
 	var path []orderEdge // path[i].to is the ith actor on the way down
 	var cycles []error
 	var visit func(a *Actor)
 	visit = func(a *Actor) {
 		color[a.index] = grey
-		a.stage = 0
 		for _, e := range stopsAfter(a, byName, startsAfterIt) {
 			d := e.to
 			switch color[d.index] {
@@ -191,24 +207,24 @@ func stagesByDepth(actors []*Actor, byName map[string]*Actor, startsAfterIt map[
 				visit(d)
 				path = path[:len(path)-1]
 			}
-			a.stage = max(a.stage, d.stage+1)
+			stageOf[a.index] = max(stageOf[a.index], stageOf[d.index]+1)
 		}
 		color[a.index] = black
 	}
 	depth := 0
-	for _, a := range actors {
+	for a := range actors.all() {
 		if color[a.index] == white {
 			path = append(path[:0], orderEdge{to: a})
 			visit(a)
 		}
-		depth = max(depth, int(a.stage)+1)
+		depth = max(depth, stageOf[a.index]+1)
 	}
 	if cycles != nil {
 		return nil, cycles
 	}
 	stages := make([][]*Actor, depth)
-	for _, a := range actors {
-		stages[a.stage] = append(stages[a.stage], a)
+	for a := range actors.all() {
+		stages[stageOf[a.index]] = append(stages[stageOf[a.index]], a)
 	}
 	return stages, nil
 }

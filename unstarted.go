@@ -14,14 +14,15 @@ import (
 // server has its Listener. Run waits for the interrupts as it would in a
 // shutdown, up to a valid ShutdownTimeout. It gives the interrupts'
 // failures, and the stragglers if that passed.
-func releaseUnstarted(actors []*Actor, cause error, shutdownTimeout time.Duration) []error {
+func releaseUnstarted(actors *actorList, cause error, shutdownTimeout time.Duration) []error {
 	var mu sync.Mutex
 	var errs []error
 	// running is true from an interrupt's start to its end: only those
 	// are stragglers, as in a shutdown.
-	running := make([]bool, len(actors))
+	running := make([]bool, actors.len())
 	var wg sync.WaitGroup
-	for i, a := range actors {
+	for a := range actors.all() {
+		i := a.index
 		if a.interrupt == nil {
 			continue
 		}
@@ -40,7 +41,7 @@ func releaseUnstarted(actors []*Actor, cause error, shutdownTimeout time.Duratio
 				mu.Unlock()
 			}
 			callInterrupt(a, cause, report)
-			if sp := a.special; sp != nil && sp.release != nil {
+			if sp := a.settings; sp.release != nil {
 				// A nested group that will never run: it must still
 				// release its own actors, at every depth.
 				if err := sp.release(); err != nil {
@@ -67,7 +68,8 @@ func releaseUnstarted(actors []*Actor, cause error, shutdownTimeout time.Duratio
 	mu.Lock()
 	defer mu.Unlock()
 	var stragglers []string
-	for i, a := range actors {
+	for a := range actors.all() {
+		i := a.index
 		if running[i] {
 			stragglers = append(stragglers, a.displayName())
 		}
