@@ -24,9 +24,13 @@ import (
 type Actor struct {
 	execute   func() error
 	interrupt func(error)
-	settings  *settings // the group's shared defaults until the actor is given a setting of its own
-	index     int32
-	word      atomic.Uint32 // its progress through the Run: see progress.go
+	// opts is the group's shared defaults until the actor is given a
+	// setting of its own. It is atomic because a setting must find the
+	// group, whose lock guards the change, through it: another goroutine
+	// may be changing it under that lock.
+	opts  atomic.Pointer[settings]
+	index int32
+	word  atomic.Uint32 // its progress through the Run: see progress.go
 }
 
 // Name names the actor in logs, errors and [Actor.StopAfter]. Names must be
@@ -83,8 +87,8 @@ func (a *Actor) set(change func()) {
 }
 
 func (a *Actor) displayName() string {
-	if a.settings.named && a.settings.name != "" {
-		return a.settings.name
+	if sp := a.settings(); sp.named && sp.name != "" {
+		return sp.name
 	}
 	if int(a.index) < len(defaultNames) {
 		return defaultNames[a.index]
@@ -137,28 +141,33 @@ type joining struct {
 	stopping func(cause error) // to call as a nested group's own shutdown begins
 }
 
+// settings gives the actor's settings, its own or its group's defaults.
+func (a *Actor) settings() *settings { return a.opts.Load() }
+
 // group is the group the actor was added to.
-func (a *Actor) group() *Group { return a.settings.group }
+func (a *Actor) group() *Group { return a.settings().group }
 
 // own gives the actor settings of its own, made on its first setting:
 // until then it shares its group's defaults, which must stay as they are.
 // It is called under the group's lock, or by Run once no setting can
 // change (stage, for which the actor has settings of its own already).
 func (a *Actor) own() *settings {
-	if a.settings == &a.group().defaults {
-		a.settings = &settings{group: a.group()}
+	sp := a.settings()
+	if sp == &sp.group.defaults {
+		sp = &settings{group: sp.group}
+		a.opts.Store(sp)
 	}
-	return a.settings
+	return sp
 }
 
 // named reports whether the actor was given a name, maybe empty.
-func (a *Actor) named() bool { return a.settings.named }
+func (a *Actor) named() bool { return a.settings().named }
 
 // isOneShot reports whether the actor is [Actor.OneShot].
-func (a *Actor) isOneShot() bool { return a.settings.oneShot }
+func (a *Actor) isOneShot() bool { return a.settings().oneShot }
 
 // ownTimeout is the actor's Timeout; zero when it has none.
-func (a *Actor) ownTimeout() time.Duration { return a.settings.timeout }
+func (a *Actor) ownTimeout() time.Duration { return a.settings().timeout }
 
 // nilOf names the nil functions of a pair, or gives "" when neither is.
 func nilOf(execute func() error, interrupt func(error)) string {

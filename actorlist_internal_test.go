@@ -89,7 +89,7 @@ func TestTheSharedDefaultsStayUntouched(t *testing.T) {
 	if err := g.Run(); err == nil {
 		t.Fatal("Run returned nil, want the failure")
 	}
-	if plain.settings != &g.defaults {
+	if plain.settings() != &g.defaults {
 		t.Fatal("a plain actor was given settings of its own")
 	}
 	defaults := g.defaults

@@ -49,7 +49,7 @@ func (r *runner) claimsAllowed(in nesting) bool {
 	}
 	for a := range r.actors.all() {
 		if a.readyBy() != readyAtStart || !a.has(flagEndsQuietly) ||
-			(a.settings.join != nil || a.settings.release != nil) {
+			(a.settings().join != nil || a.settings().release != nil) {
 			return false
 		}
 	}

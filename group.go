@@ -112,9 +112,12 @@ func (g *Group) Add(execute func() error, interrupt func(error)) *Actor {
 	if g.started {
 		panic("troupe: Add called after Run started")
 	}
-	g.defaults.group = g
+	if g.defaults.group == nil {
+		g.defaults.group = g // once: a setting reads it without the lock
+	}
 	a := g.actors.add()
-	a.settings, a.index, a.execute, a.interrupt = &g.defaults, int32(g.actors.len()-1), execute, interrupt
+	a.index, a.execute, a.interrupt = int32(g.actors.len()-1), execute, interrupt
+	a.opts.Store(&g.defaults)
 	if what := nilOf(execute, interrupt); what != "" {
 		a.own().nilFunc = what
 	}

@@ -99,33 +99,27 @@ func (n *nestedGroup) release() error {
 func checkNested(actors *actorList, seen map[*Group]bool) error {
 	var errs []error
 	for a := range actors.all() {
-		if a.settings.nested == nil {
+		if a.settings().nested == nil {
 			continue
 		}
-		inner := a.settings.nested
+		inner := a.settings().nested
 		if seen[inner] {
 			errs = append(errs, &configError{actor: a.displayName(), msg: "the group is nested in itself"})
 			continue
 		}
+		inner.mu.Lock()
+		innerActors, settings := inner.actors.snapshot(), inner.settings()
+		inner.mu.Unlock()
 		seen[inner] = true
-		err := checkInner(inner, seen)
+		_, err := plan(&innerActors, settings)
+		if settings.stopDelay != 0 {
+			err = errors.Join(err, &configError{msg: "StopDelay applies to the outermost group only"})
+		}
+		err = errors.Join(err, checkNested(&innerActors, seen))
 		delete(seen, inner)
 		errs = append(errs, prefixed(a.displayName(), err)...)
 	}
 	return errors.Join(errs...)
-}
-
-// checkInner checks a nested group, and those nested in it, under its
-// lock: until it runs, actors may still be added to it.
-func checkInner(inner *Group, seen map[*Group]bool) error {
-	inner.mu.Lock()
-	defer inner.mu.Unlock()
-	settings := inner.settings()
-	_, err := plan(&inner.actors, settings)
-	if settings.stopDelay != 0 {
-		err = errors.Join(err, &configError{msg: "StopDelay applies to the outermost group only"})
-	}
-	return errors.Join(err, checkNested(&inner.actors, seen))
 }
 
 // prefixed gives err's configuration problems as problems of the nested

@@ -94,7 +94,7 @@ func newStartOrder(startsAfter map[*Actor][]*Actor) *startOrder {
 	}
 	for _, dependents := range startsAfter {
 		for _, a := range dependents {
-			a.settings.waitingOn++ // a has settings of its own: its StartAfter
+			a.settings().waitingOn++ // a has settings of its own: its StartAfter
 		}
 	}
 	return &startOrder{dependents: startsAfter}
@@ -106,9 +106,9 @@ func newStartOrder(startsAfter map[*Actor][]*Actor) *startOrder {
 // linked, also when a check decides its readiness, so that it hears of
 // the stop delay.
 func (r *runner) howReady(a *Actor) readiness {
-	announces := r.linkAdapter(a) || a.settings.nested != nil
+	announces := r.linkAdapter(a) || a.settings().nested != nil
 	switch {
-	case a.settings.check != nil:
+	case a.settings().check != nil:
 		return readyByCheck
 	case a.isOneShot():
 		return readyOnReturn
@@ -130,7 +130,7 @@ func (r *runner) startReady() {
 	} else {
 		var roots []*Actor
 		for a := range r.actors.all() {
-			if a.settings.waitingOn == 0 {
+			if a.settings().waitingOn == 0 {
 				roots = append(roots, a)
 			}
 		}
@@ -147,8 +147,8 @@ func (r *runner) startReady() {
 
 // start calls a's execute, and sets up how it becomes ready.
 func (r *runner) start(a *Actor) {
-	if a.settings.join != nil {
-		a.settings.join(joining{
+	if a.settings().join != nil {
+		a.settings().join(joining{
 			name:     r.log.prefix + a.displayName(),
 			logger:   r.log.l,
 			run:      r.life,
@@ -211,7 +211,7 @@ func (r *runner) nestedStopping(a *Actor) func(error) {
 func (r *runner) runCheck(a *Actor, ctx context.Context) {
 	var err error // set by guarded, also on a Goexit
 	defer func() { r.events.send(event{a, checkEnded, err}) }()
-	guarded(&err, errCheckGoexit, func() error { return a.settings.check(ctx) })
+	guarded(&err, errCheckGoexit, func() error { return a.settings().check(ctx) })
 }
 
 // markReady records that a is ready, and starts what waited only for it.
@@ -226,7 +226,7 @@ func (r *runner) markReady(a *Actor) {
 	}
 	if r.order != nil && r.cause == nil {
 		for _, d := range r.order.dependents[a] {
-			if d.settings.waitingOn--; d.settings.waitingOn == 0 {
+			if d.settings().waitingOn--; d.settings().waitingOn == 0 {
 				r.start(d)
 			}
 		}

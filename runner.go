@@ -242,7 +242,7 @@ func (r *runner) execute(a *Actor) {
 // The last of a stage to end tells the runner, which may be waiting.
 func (r *runner) endedClean(a *Actor) {
 	a.setStatus(actorEndedClean)
-	if r.pending[a.settings.stage].Add(-1) == 0 {
+	if r.pending[a.settings().stage].Add(-1) == 0 {
 		r.events.send(event{kind: stageEmptied})
 	}
 }
@@ -411,7 +411,7 @@ func (r *runner) interrupt(a *Actor, cause error) {
 		r.mu.Unlock()
 	}
 	callInterrupt(a, cause, report)
-	if sp := a.settings; sp.release != nil && a.status() == actorNeverStarted {
+	if sp := a.settings(); sp.release != nil && a.status() == actorNeverStarted {
 		// A nested group that will never run releases its own actors,
 		// as one that Run refused does.
 		if err := sp.release(); err != nil {
@@ -446,7 +446,7 @@ func (r *runner) startTimer(a *Actor) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.over {
-		a.settings.timer = time.AfterFunc(a.settings.timeout, func() { r.events.send(event{a, timeoutExpired, nil}) })
+		a.settings().timer = time.AfterFunc(a.settings().timeout, func() { r.events.send(event{a, timeoutExpired, nil}) })
 	}
 }
 
@@ -508,7 +508,7 @@ func (r *runner) record(ev event) *ActorError {
 	// A stop asked of an actor once the shutdown has begun (a supervisor's
 	// SIGTERM during a stop delay that Group.Stop began) is only noted:
 	// the group is stopping already, and a failure would cut the delay.
-	interrupted := a.settings.stage < r.interruptedStages
+	interrupted := a.settings().stage < r.interruptedStages
 	failure := !isEcho(ev.err, interrupted, r.cause) &&
 		!(r.cause != nil && onlyRequestedStops(ev.err))
 	if r.log.l != nil {
@@ -540,8 +540,8 @@ func (r *runner) settle(a *Actor) {
 	}
 	if a.ownTimeout() > 0 {
 		r.mu.Lock()
-		if a.settings.timer != nil {
-			a.settings.timer.Stop()
+		if a.settings().timer != nil {
+			a.settings().timer.Stop()
 		}
 		r.mu.Unlock()
 	}
@@ -551,7 +551,7 @@ func (r *runner) settle(a *Actor) {
 func (r *runner) markDone(a *Actor) {
 	if !a.has(flagDone) {
 		a.mark(flagDone)
-		r.pending[a.settings.stage].Add(-1)
+		r.pending[a.settings().stage].Add(-1)
 	}
 }
 
@@ -586,8 +586,8 @@ func (r *runner) finish(stragglers []string, shutdownTimeout time.Duration) erro
 	r.mu.Lock()
 	r.over = true
 	for a := range r.actors.all() {
-		if a.ownTimeout() > 0 && a.settings.timer != nil {
-			a.settings.timer.Stop()
+		if a.ownTimeout() > 0 && a.settings().timer != nil {
+			a.settings().timer.Stop()
 		}
 	}
 	errs := append(r.failed, r.lateErrors...)

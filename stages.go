@@ -28,20 +28,20 @@ func plan(actors *actorList, group groupSettings) (schedule, error) {
 	var byName map[string]*Actor
 	ordered := false
 	for a := range actors.all() {
-		if a.settings.nilFunc != "" {
-			bad(a, "nil %s", a.settings.nilFunc)
+		if a.settings().nilFunc != "" {
+			bad(a, "nil %s", a.settings().nilFunc)
 		}
-		if a.settings.invalid != "" {
-			bad(a, "%s", a.settings.invalid)
+		if a.settings().invalid != "" {
+			bad(a, "%s", a.settings().invalid)
 		}
 		if a.ownTimeout() < 0 {
 			bad(a, "negative Timeout %v", a.ownTimeout())
 		}
-		ordered = ordered || len(a.settings.stopAfter)+len(a.settings.startAfter) > 0
+		ordered = ordered || len(a.settings().stopAfter)+len(a.settings().startAfter) > 0
 		if !a.named() {
 			continue
 		}
-		name := a.settings.name
+		name := a.settings().name
 		if name == "" {
 			bad(a, "empty name")
 			continue
@@ -60,8 +60,8 @@ func plan(actors *actorList, group groupSettings) (schedule, error) {
 		byName[name] = a
 	}
 	for a := range actors.all() {
-		checkNames(a, "StopAfter", a.settings.stopAfter, byName, bad)
-		checkNames(a, "StartAfter", a.settings.startAfter, byName, bad)
+		checkNames(a, "StopAfter", a.settings().stopAfter, byName, bad)
+		checkNames(a, "StartAfter", a.settings().startAfter, byName, bad)
 	}
 	var sched schedule
 	if ordered {
@@ -111,7 +111,7 @@ func (s stage) at(i int) *Actor {
 func startsAfter(actors *actorList, byName map[string]*Actor) map[*Actor][]*Actor {
 	var after map[*Actor][]*Actor
 	for a := range actors.all() {
-		for _, name := range a.settings.startAfter {
+		for _, name := range a.settings().startAfter {
 			if d := byName[name]; d != nil && d != a {
 				if after == nil {
 					after = make(map[*Actor][]*Actor)
@@ -161,7 +161,7 @@ func checkNames(a *Actor, setting string, names []string, byName map[string]*Act
 // has refused are left out.
 func stopsAfter(a *Actor, byName map[string]*Actor, startsAfterIt map[*Actor][]*Actor) []orderEdge {
 	var edges []orderEdge
-	for _, name := range a.settings.stopAfter {
+	for _, name := range a.settings().stopAfter {
 		if d := byName[name]; d != nil && d != a {
 			edges = append(edges, orderEdge{to: d})
 		}

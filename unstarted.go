@@ -41,7 +41,7 @@ func releaseUnstarted(actors *actorList, cause error, shutdownTimeout time.Durat
 				mu.Unlock()
 			}
 			callInterrupt(a, cause, report)
-			if sp := a.settings; sp.release != nil {
+			if sp := a.settings(); sp.release != nil {
 				// A nested group that will never run: it must still
 				// release its own actors, at every depth.
 				if err := sp.release(); err != nil {
