@@ -61,14 +61,6 @@ func (l *actorList) add() *Actor {
 	return &l.chunks[chunk][at]
 }
 
-// snapshot gives the list as it is, to read while actors may still be
-// added to l (a nested group's, before it runs): a copy of where the
-// chunks are and how many actors they hold, which later adds do not
-// touch. Its first chunk is still l's, and nothing may be added to it.
-func (l *actorList) snapshot() actorList {
-	return actorList{chunks: l.chunks, n: l.n}
-}
-
 // len gives the number of actors.
 func (l *actorList) len() int { return l.n }
 

@@ -173,7 +173,7 @@ func (g *Group) run(in nesting) error {
 	g.mu.Unlock()
 
 	sched, err := plan(actors, g.settings())
-	if nestErr := checkNested(actors, map[*Group]bool{g: true}); nestErr != nil {
+	if nestErr := checkNested(nestedGroups(actors), map[*Group]bool{g: true}); nestErr != nil {
 		err = join(err, nestErr)
 	}
 	if err != nil {

@@ -48,15 +48,17 @@ func (g *Group) AddGroup(inner *Group) *Actor {
 		again, started := inner.nested, inner.started
 		inner.nested = true
 		inner.mu.Unlock()
-		switch {
-		case started:
-			sp.invalid = "the group has run, or is running, on its own"
-		case again:
-			sp.invalid = "the group is already an actor of another group"
-		}
-		// Run refuses g then, and calls this actor's interrupt: it must
-		// not stop a group that is not g's.
-		n.foreign = sp.invalid != ""
+		a.set(func() { // under g's lock again: g's Run reads the refusal
+			switch {
+			case started:
+				sp.invalid = "the group has run, or is running, on its own"
+			case again:
+				sp.invalid = "the group is already an actor of another group"
+			}
+			// Run refuses g then, and calls this actor's interrupt: it must
+			// not stop a group that is not g's.
+			n.foreign = sp.invalid != ""
+		})
 	}
 	return a
 }
@@ -93,33 +95,57 @@ func (n *nestedGroup) release() error {
 	return nil
 }
 
-// checkNested checks the groups nested in actors, and those nested in
-// them, with the names of their problems composed: "workers/consumer-3".
-// seen holds the groups on the way down, to find a group nested in itself.
-func checkNested(actors *actorList, seen map[*Group]bool) error {
-	var errs []error
+// nestedIn is a group nested in another, with the name of the actor it is.
+type nestedIn struct {
+	name  string
+	group *Group
+}
+
+// nestedGroups gives the groups nested in actors.
+func nestedGroups(actors *actorList) []nestedIn {
+	var groups []nestedIn
 	for a := range actors.all() {
-		if a.settings().nested == nil {
+		if inner := a.settings().nested; inner != nil {
+			groups = append(groups, nestedIn{a.displayName(), inner})
+		}
+	}
+	return groups
+}
+
+// checkNested checks nested groups, and those nested in them, with the
+// names of their problems composed: "workers/consumer-3". seen holds the
+// groups on the way down, to find a group nested in itself.
+func checkNested(groups []nestedIn, seen map[*Group]bool) error {
+	var errs []error
+	for _, n := range groups {
+		if seen[n.group] {
+			errs = append(errs, &configError{actor: n.name, msg: "the group is nested in itself"})
 			continue
 		}
-		inner := a.settings().nested
-		if seen[inner] {
-			errs = append(errs, &configError{actor: a.displayName(), msg: "the group is nested in itself"})
-			continue
-		}
-		inner.mu.Lock()
-		innerActors, settings := inner.actors.snapshot(), inner.settings()
-		inner.mu.Unlock()
-		seen[inner] = true
-		_, err := plan(&innerActors, settings)
-		if settings.stopDelay != 0 {
-			err = errors.Join(err, &configError{msg: "StopDelay applies to the outermost group only"})
-		}
-		err = errors.Join(err, checkNested(&innerActors, seen))
-		delete(seen, inner)
-		errs = append(errs, prefixed(a.displayName(), err)...)
+		seen[n.group] = true
+		err := checkInner(n.group, seen)
+		delete(seen, n.group)
+		errs = append(errs, prefixed(n.name, err)...)
 	}
 	return errors.Join(errs...)
+}
+
+// checkInner checks a nested group, then the groups nested in it. Until
+// it runs, actors may still be added to it and their settings change, so
+// it is checked under its lock; but the groups nested in it are checked
+// after the lock is released: a check that held one group's lock while it
+// took the next could wait forever for another Run walking a nesting
+// cycle the other way.
+func checkInner(inner *Group, seen map[*Group]bool) error {
+	inner.mu.Lock()
+	settings := inner.settings()
+	_, err := plan(&inner.actors, settings)
+	groups := nestedGroups(&inner.actors)
+	inner.mu.Unlock()
+	if settings.stopDelay != 0 {
+		err = errors.Join(err, &configError{msg: "StopDelay applies to the outermost group only"})
+	}
+	return errors.Join(err, checkNested(groups, seen))
 }
 
 // prefixed gives err's configuration problems as problems of the nested

@@ -68,3 +68,86 @@ func TestCrossNestedGroupsCheckedAtOnceAreBothRefused(t *testing.T) {
 		}
 	}
 }
+
+// A setting of a nested group's actor, made before that group runs but
+// while the enclosing Run checks it, races nothing: the check reads the
+// nested group under its lock. The gate holds the nested group back
+// until the writer has made writes that the check cannot be ordered
+// after (a buffered channel carries no edge back to the writer).
+func TestSettingANestedActorWhileTheEnclosingRunChecksItIsSafe(t *testing.T) {
+	var outer, inner troupe.Group
+	wait := func(ctx context.Context) error { <-ctx.Done(); return nil }
+	for range 2000 { // a check long enough to overlap the writer
+		inner.Go(wait)
+	}
+	x := inner.Go(wait).Name("x")
+
+	wrote := make(chan struct{}, 1<<20)
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		defer func() { _ = recover() }() // a setting panics once the nested group has started
+		for {
+			x.Timeout(time.Hour)
+			select {
+			case wrote <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	outer.Go(wait).Name("gate").ReadyWhen(func(context.Context) error {
+		for range len(wrote) + 100 { // writes made after the check
+			<-wrote
+		}
+		return nil
+	})
+	outer.AddGroup(&inner).Name("inner").StartAfter("gate")
+	go func() {
+		_ = outer.WaitReady(context.Background())
+		outer.Stop()
+	}()
+	errc := make(chan error, 1)
+	go func() { errc <- outer.Run() }()
+	select {
+	case err := <-errc:
+		if troupe.ExitCode(err) != 0 {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Run has not returned in a minute")
+	}
+	<-writerDone
+}
+
+// AddGroup's refusal of a group nested twice is written under the lock
+// of the group it adds to, which that group's check, in an enclosing
+// Run, reads it under.
+func TestAnAddGroupRefusalWhileTheEnclosingRunChecksIsSafe(t *testing.T) {
+	for range 100 {
+		var outer, inner, other, y troupe.Group
+		other.AddGroup(&y) // so that inner.AddGroup(&y) is refused
+		wait := func(ctx context.Context) error { <-ctx.Done(); return nil }
+		for range 50 {
+			inner.Go(wait)
+		}
+		outer.AddGroup(&inner)
+		outer.Add(func() error { return nil }, func(error) {})
+		start, done := make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(done)
+			defer func() { _ = recover() }() // inner has started
+			<-start
+			for {
+				inner.AddGroup(&y)
+			}
+		}()
+		close(start)
+		// Refused if the refusal came before the check, or before
+		// inner's own; run and stopped by the plain actor if inner
+		// started first. -race judges the rest.
+		if err := outer.Run(); err != nil && !errors.Is(err, troupe.ErrInvalid) {
+			t.Fatalf("Run = %v, want nil or ErrInvalid", err)
+		}
+		<-done
+	}
+}
