@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -110,7 +111,7 @@ func TestDrainServesAKeptAliveRequestTrickledAcrossTheIdleGrace(t *testing.T) {
 			io.WriteString(c, tc.early)
 			<-idle
 			interrupt(nil)
-			untilRefused(t, addr)
+			untilRefusedPromptly(t, addr)
 			io.WriteString(c, tc.afterStop)
 			time.Sleep(300 * time.Millisecond) // a slow client, past the 100ms idle grace
 			io.WriteString(c, next[len(tc.behind)+len(tc.early)+len(tc.afterStop):]+"Host: "+addr+"\r\n\r\n")
@@ -123,6 +124,24 @@ func TestDrainServesAKeptAliveRequestTrickledAcrossTheIdleGrace(t *testing.T) {
 			}
 		})
 	}
+}
+
+// untilRefusedPromptly waits until a dial to addr is refused, for a test
+// that must write within the drain's idle grace of the stop. A dial whose
+// SYN the kernel dropped as the listener changed would wait out a
+// second's retransmission, which untilRefused counts as a refusal, by
+// which time the grace has passed; here such a dial is given up on at
+// once and made again, until one is refused.
+func untilRefusedPromptly(t *testing.T, addr string) {
+	t.Helper()
+	eventually(t, addr+" refuses connections", func() bool {
+		c, err := net.DialTimeout("tcp", addr, 10*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return false
+		}
+		return errors.Is(err, syscall.ECONNREFUSED)
+	})
 }
 
 // A kept-alive connection whose next request header never completes holds
