@@ -48,8 +48,8 @@ func (r *runner) claimsAllowed(in nesting) bool {
 		return false
 	}
 	for a := range r.actors.all() {
-		if a.readyBy() != readyAtStart || !a.has(flagEndsQuietly) ||
-			(a.settings().join != nil || a.settings().release != nil) {
+		if sp := a.settings(); a.readyBy() != readyAtStart || !a.has(flagEndsQuietly) ||
+			sp.join != nil || sp.release != nil {
 			return false
 		}
 	}

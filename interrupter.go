@@ -40,11 +40,11 @@ type interrupter struct {
 	spare  atomic.Bool
 }
 
-// interruptStage counts the ith stage's actors interrupted and starts
+// interruptStage counts the kth stage's actors interrupted and starts
 // calling their interrupts.
-func (r *runner) interruptStage(i int) {
-	actors := r.stages[i]
-	r.interruptedStages = i + 1
+func (r *runner) interruptStage(k int) {
+	actors := r.stages[k]
+	r.interruptedStages = k + 1
 	for i := range actors.len() {
 		a := actors.at(i)
 		// Stopped, not NeverStarted: an actor that never started keeps

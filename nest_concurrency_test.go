@@ -83,11 +83,17 @@ func TestSettingANestedActorWhileTheEnclosingRunChecksItIsSafe(t *testing.T) {
 	x := inner.Go(wait).Name("x")
 
 	wrote := make(chan struct{}, 1<<20)
-	writerDone := make(chan struct{})
+	stop, writerDone := make(chan struct{}), make(chan struct{})
+	defer func() { close(stop); <-writerDone }() // also should Run fail before the nested group starts
 	go func() {
 		defer close(writerDone)
 		defer func() { _ = recover() }() // a setting panics once the nested group has started
 		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
 			x.Timeout(time.Hour)
 			select {
 			case wrote <- struct{}{}:
@@ -116,7 +122,6 @@ func TestSettingANestedActorWhileTheEnclosingRunChecksItIsSafe(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("Run has not returned in a minute")
 	}
-	<-writerDone
 }
 
 // AddGroup's refusal of a group nested twice is written under the lock
@@ -124,30 +129,39 @@ func TestSettingANestedActorWhileTheEnclosingRunChecksItIsSafe(t *testing.T) {
 // Run, reads it under.
 func TestAnAddGroupRefusalWhileTheEnclosingRunChecksIsSafe(t *testing.T) {
 	for range 100 {
-		var outer, inner, other, y troupe.Group
-		other.AddGroup(&y) // so that inner.AddGroup(&y) is refused
-		wait := func(ctx context.Context) error { <-ctx.Done(); return nil }
-		for range 50 {
-			inner.Go(wait)
-		}
-		outer.AddGroup(&inner)
-		outer.Add(func() error { return nil }, func(error) {})
-		start, done := make(chan struct{}), make(chan struct{})
-		go func() {
-			defer close(done)
-			defer func() { _ = recover() }() // inner has started
-			<-start
-			for {
-				inner.AddGroup(&y)
+		anAddGroupRefusalWhileTheEnclosingRunChecks(t)
+	}
+}
+
+func anAddGroupRefusalWhileTheEnclosingRunChecks(t *testing.T) {
+	var outer, inner, other, y troupe.Group
+	other.AddGroup(&y) // so that inner.AddGroup(&y) is refused
+	wait := func(ctx context.Context) error { <-ctx.Done(); return nil }
+	for range 50 {
+		inner.Go(wait)
+	}
+	outer.AddGroup(&inner)
+	outer.Add(func() error { return nil }, func(error) {})
+	start, stop, done := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	defer func() { close(stop); <-done }() // also should inner never start
+	go func() {
+		defer close(done)
+		defer func() { _ = recover() }() // inner has started
+		<-start
+		for {
+			select {
+			case <-stop:
+				return
+			default:
 			}
-		}()
-		close(start)
-		// Refused if the refusal came before the check, or before
-		// inner's own; run and stopped by the plain actor if inner
-		// started first. -race judges the rest.
-		if err := outer.Run(); err != nil && !errors.Is(err, troupe.ErrInvalid) {
-			t.Fatalf("Run = %v, want nil or ErrInvalid", err)
+			inner.AddGroup(&y)
 		}
-		<-done
+	}()
+	close(start)
+	// Refused if the refusal came before the check, or before
+	// inner's own; run and stopped by the plain actor if inner
+	// started first. -race judges the rest.
+	if err := outer.Run(); err != nil && !errors.Is(err, troupe.ErrInvalid) {
+		t.Fatalf("Run = %v, want nil or ErrInvalid", err)
 	}
 }

@@ -226,7 +226,8 @@ func (r *runner) markReady(a *Actor) {
 	}
 	if r.order != nil && r.cause == nil {
 		for _, d := range r.order.dependents[a] {
-			if d.settings().waitingOn--; d.settings().waitingOn == 0 {
+			sp := d.settings()
+			if sp.waitingOn--; sp.waitingOn == 0 {
 				r.start(d)
 			}
 		}

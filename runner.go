@@ -540,8 +540,8 @@ func (r *runner) settle(a *Actor) {
 	}
 	if a.ownTimeout() > 0 {
 		r.mu.Lock()
-		if a.settings().timer != nil {
-			a.settings().timer.Stop()
+		if timer := a.settings().timer; timer != nil {
+			timer.Stop()
 		}
 		r.mu.Unlock()
 	}
@@ -586,8 +586,8 @@ func (r *runner) finish(stragglers []string, shutdownTimeout time.Duration) erro
 	r.mu.Lock()
 	r.over = true
 	for a := range r.actors.all() {
-		if a.ownTimeout() > 0 && a.settings().timer != nil {
-			a.settings().timer.Stop()
+		if timer := a.settings().timer; timer != nil {
+			timer.Stop()
 		}
 	}
 	errs := append(r.failed, r.lateErrors...)

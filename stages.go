@@ -224,7 +224,8 @@ func stagesByDepth(actors *actorList, byName map[string]*Actor, startsAfterIt ma
 	}
 	stages := make([][]*Actor, depth)
 	for a := range actors.all() {
-		stages[stageOf[a.index]] = append(stages[stageOf[a.index]], a)
+		s := stageOf[a.index]
+		stages[s] = append(stages[s], a)
 	}
 	return stages, nil
 }

@@ -69,8 +69,7 @@ func releaseUnstarted(actors *actorList, cause error, shutdownTimeout time.Durat
 	defer mu.Unlock()
 	var stragglers []string
 	for a := range actors.all() {
-		i := a.index
-		if running[i] {
+		if running[a.index] {
 			stragglers = append(stragglers, a.displayName())
 		}
 	}
