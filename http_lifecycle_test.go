@@ -55,10 +55,10 @@ func TestHTTPServerThatCannotListenIsNeverReady(t *testing.T) {
 	}
 }
 
-// poll is one answer of /readyz, and when it was asked.
+// poll is one answer of /readyz, when it was asked, and when answered.
 type poll struct {
-	sent time.Time
-	code int
+	sent, answered time.Time
+	code           int
 }
 
 // TestKubeletStopWithStopDelay plays the kubelet against a real server:
@@ -109,8 +109,9 @@ func TestKubeletStopWithStopDelay(t *testing.T) {
 				resp.Body.Close()
 				code = resp.StatusCode
 			}
+			answered := time.Now()
 			mu.Lock()
-			polls = append(polls, poll{sent, code})
+			polls = append(polls, poll{sent, answered, code})
 			mu.Unlock()
 			if code == http.StatusOK {
 				sawReadyOnce.Do(func() { close(sawReady) })
@@ -131,6 +132,7 @@ func TestKubeletStopWithStopDelay(t *testing.T) {
 
 	stoppedAt := time.Now()
 	g.Stop()
+	stopReturned := time.Now()
 
 	// During the delay requests are served, each answered with
 	// Connection: close.
@@ -164,14 +166,20 @@ func TestKubeletStopWithStopDelay(t *testing.T) {
 
 	mu.Lock()
 	defer mu.Unlock()
-	firstAfter := -1
+	// A poll in flight as Stop is called may see either answer: the one
+	// before is the last answered before the call, and the one after the
+	// first asked once Stop has returned.
+	lastBefore, firstAfter := -1, -1
 	for i, p := range polls {
-		if p.sent.After(stoppedAt) {
+		if p.answered.Before(stoppedAt) {
+			lastBefore = i
+		}
+		if p.sent.After(stopReturned) {
 			firstAfter = i
 			break
 		}
 	}
-	if firstAfter < 1 || polls[firstAfter-1].code != http.StatusOK {
+	if lastBefore < 0 || polls[lastBefore].code != http.StatusOK || firstAfter < 0 {
 		t.Fatalf("no /readyz 200 just before the stop, in %d polls", len(polls))
 	}
 	if polls[firstAfter].code != http.StatusServiceUnavailable {
