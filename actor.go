@@ -154,6 +154,7 @@ func (a *Actor) group() *Group { return a.settings().group }
 func (a *Actor) own() *settings {
 	sp := a.settings()
 	if sp == &sp.group.defaults {
+		sp.group.owners++
 		sp = &settings{group: sp.group}
 		a.opts.Store(sp)
 	}

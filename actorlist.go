@@ -19,15 +19,17 @@ type actorList struct {
 	n           int
 }
 
-// The chunks hold 4, 4, 8 and 16 actors, and 255 from then on: below
-// actor 32, chunk k > 0 starts at actor 2^(k+1). Chunks of up to 512
+// The chunks hold 4, 4, 8 and 16 actors, then 31, 63 and 127, and 255
+// from then on: each about doubles what came before, so that a group of a
+// hundred does not zero a full chunk for a few dozen. Chunks of up to 512
 // bytes are allocated as they are, but a larger one that holds pointers
-// carries an 8-byte header: 256 actors of 32 bytes would take a 9472-byte
-// block, 255 fill an 8192-byte one.
+// carries an 8-byte header: 2^k actors of 32 bytes would spill into the
+// next size class, one fewer fills a block of 2^(k+5) bytes exactly
+// (256 actors took a 9472-byte block, 255 take 8192).
 const (
 	firstChunk    = 4
-	growingChunks = 4
-	growingActors = 32 // the actors the growing chunks hold
+	growingChunks = 7   // the chunks that grow, the first one included
+	growingActors = 253 // the actors they hold
 	fullChunk     = 255
 )
 
@@ -36,25 +38,47 @@ func chunkOf(i int) (chunk, at int) {
 	switch {
 	case i < firstChunk:
 		return 0, i
-	case i < growingActors:
-		k := bits.Len(uint(i)) - 1 // i is in [2^k, 2^(k+1)): chunk k-1
+	case i < 32:
+		k := bits.Len(uint(i)) - 1 // i is in [2^k, 2^(k+1)): chunk k-1, which holds 2^k
 		return k - 1, i - 1<<k
+	case i < growingActors:
+		// Chunk c, from the fifth (c = 4) on, holds 2^(c+1) - 1, and so
+		// starts c-4 actors before 2^(c+1). i is in chunk k-1 or the one
+		// after, which may start just before 2^(k+1).
+		k := bits.Len(uint(i)) - 1
+		c := k - 1
+		if i >= growingStart(c+1) {
+			c++
+		}
+		return c, i - growingStart(c)
 	}
 	return growingChunks + (i-growingActors)/fullChunk, (i - growingActors) % fullChunk
+}
+
+// growingStart gives the index of the first actor of chunk c, for c from
+// 4, the first to hold one fewer than a power of two, to growingChunks.
+func growingStart(c int) int { return 1<<(c+1) - (c - 4) }
+
+// chunkSize gives how many actors chunk c holds.
+func chunkSize(c int) int {
+	switch {
+	case c == 0:
+		return firstChunk
+	case c < 4:
+		return 1 << (c + 1) // as many as came before
+	}
+	return min(1<<(c+1)-1, fullChunk) // one fewer than doubling, for the header
 }
 
 // add gives the place of the next actor, zero.
 func (l *actorList) add() *Actor {
 	chunk, at := chunkOf(l.n)
 	if chunk == len(l.chunks) {
-		switch {
-		case chunk == 0:
+		if chunk == 0 {
 			l.firstChunks[0] = l.first[:]
 			l.chunks = l.firstChunks[:]
-		case chunk < growingChunks:
-			l.chunks = append(l.chunks, make([]Actor, l.n)) // as many as came before
-		default:
-			l.chunks = append(l.chunks, make([]Actor, fullChunk))
+		} else {
+			l.chunks = append(l.chunks, make([]Actor, chunkSize(chunk)))
 		}
 	}
 	l.n++

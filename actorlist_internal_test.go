@@ -3,6 +3,7 @@ package troupe
 import (
 	"context"
 	"errors"
+	"math/bits"
 	"reflect"
 	"slices"
 	"testing"
@@ -36,14 +37,15 @@ func TestActorListKeepsEveryActorInPlaceAndInOrder(t *testing.T) {
 	for _, c := range l.chunks {
 		sizes = append(sizes, len(c))
 	}
-	if want := []int{4, 4, 8, 16, fullChunk, fullChunk, fullChunk, fullChunk}; !slices.Equal(sizes, want) {
+	if want := []int{4, 4, 8, 16, 31, 63, 127, fullChunk, fullChunk, fullChunk, fullChunk}; !slices.Equal(sizes, want) {
 		t.Fatalf("chunk sizes %v, want %v", sizes, want)
 	}
 }
 
 // An idle group holds an Actor per actor, and it must stay as small as
 // oklog/run's pair and its error slot (bench/README.md, Idle); a full
-// chunk, with the allocator's 8-byte header, must fit an 8192-byte block.
+// chunk, with the allocator's 8-byte header, must fill a block of a power
+// of two bytes, not spill into the next size class.
 func TestAnActorIsPackedInto32Bytes(t *testing.T) {
 	if unsafe.Sizeof(uintptr(0)) != 8 {
 		t.Skip("the layout is measured on 64-bit platforms")
@@ -51,8 +53,15 @@ func TestAnActorIsPackedInto32Bytes(t *testing.T) {
 	if got := unsafe.Sizeof(Actor{}); got != 32 {
 		t.Fatalf("an Actor takes %d bytes, want 32", got)
 	}
-	if got := unsafe.Sizeof(Actor{})*fullChunk + 8; got > 8192 {
-		t.Fatalf("a full chunk takes %d bytes with its header, over 8192", got)
+	for c := range growingChunks + 1 {
+		size := unsafe.Sizeof(Actor{}) * uintptr(chunkSize(c))
+		block := uintptr(1) << bits.Len(uint(size-1)) // the power of two a chunk should fill
+		if size > 512 {
+			size += 8 // the allocator's header
+		}
+		if size > block {
+			t.Fatalf("chunk %d takes %d bytes with its header, over the %d-byte block it should fill", c, size, block)
+		}
 	}
 }
 

@@ -35,25 +35,24 @@ type claim struct {
 	// events, in turn.
 }
 
-// claimsAllowed reports whether the actors may claim the shutdown: when
-// nothing that the runner does as the shutdown begins would be skipped.
-// That rules out a logger to tell, more than one stop stage, a start
-// order, a start deadline or a stop delay, an enclosing group, and any
-// actor that needs the runner once it returns or before it is ready (a
-// one-shot, a readiness check, an adapter that announces readiness, its
-// own Timeout, a nested or restarted group).
+// claimsAllowed reports whether the actors may claim the shutdown, given
+// that every actor may (actorMayClaim): when nothing that the runner does
+// as the shutdown begins would be skipped. That rules out a logger to
+// tell, more than one stop stage, a start order, a start deadline or a
+// stop delay, and an enclosing group.
 func (r *runner) claimsAllowed(in nesting) bool {
-	if !in.outermost || r.log.l != nil || len(r.stages) != 1 || r.order != nil ||
-		r.startTimeout > 0 || r.stopDelay > 0 {
-		return false
-	}
-	for a := range r.actors.all() {
-		if sp := a.settings(); a.readyBy() != readyAtStart || !a.has(flagEndsQuietly) ||
-			sp.join != nil || sp.release != nil {
-			return false
-		}
-	}
-	return true
+	return in.outermost && r.log.l == nil && len(r.stages) == 1 && r.order == nil &&
+		r.startTimeout <= 0 && r.stopDelay <= 0
+}
+
+// actorMayClaim reports whether an actor with settings sp, which becomes
+// ready as readyBy and ends quietly or not, needs the runner neither once
+// it returns nor before it is ready. That rules out a one-shot, a
+// readiness check, an adapter that announces readiness, its own Timeout
+// (no longer quiet), and a nested or restarted group. newRunner asks it
+// as it prepares each actor, so that the actors are walked once.
+func actorMayClaim(sp *settings, readyBy readiness, quiet bool) bool {
+	return readyBy == readyAtStart && quiet && sp.join == nil && sp.release == nil
 }
 
 // claimShutdown claims the shutdown for a's return with err, and begins

@@ -76,6 +76,7 @@ type Group struct {
 	mu        sync.Mutex // guards the fields below; sync.Mutex also makes vet flag copies
 	actors    actorList
 	defaults  settings // the settings of every actor that has none of its own
+	owners    int      // the actors with settings of their own: while none has, Run skips the walks that only read settings
 	started   bool
 	nested    bool    // an actor of another group, through AddGroup
 	running   *runner // from Run's start, for stop
@@ -172,9 +173,13 @@ func (g *Group) run(in nesting) error {
 	actors := &g.actors // no actor is added once Run has started
 	g.mu.Unlock()
 
-	sched, err := plan(actors, g.settings())
-	if nestErr := checkNested(nestedGroups(actors), map[*Group]bool{g: true}); nestErr != nil {
-		err = join(err, nestErr)
+	// No setting can change now: Run has started.
+	plain := g.owners == 0
+	sched, err := plan(actors, g.settings(), plain)
+	if !plain { // a nested group is a setting
+		if nestErr := checkNested(nestedGroups(actors), map[*Group]bool{g: true}); nestErr != nil {
+			err = join(err, nestErr)
+		}
 	}
 	if err != nil {
 		defer g.status.enter(Stopped)

@@ -56,21 +56,15 @@ func (r *runner) interruptStage(k int) {
 	r.startInterrupts(actors, r.cause)
 }
 
-// startInterrupts moves a stage's actors to stopping and starts calling
-// their interrupts. A claim calls it off the runner's goroutine, and so it
-// touches only what any goroutine may.
+// startInterrupts starts calling a stage's interrupts. A claim calls it
+// off the runner's goroutine, and so it touches only what any goroutine
+// may. An actor reads as stopping once its interrupt is entered (see
+// actorStates), not from here: a walk over the stage to mark them would
+// delay the first interrupt by a locked operation per actor.
 func (r *runner) startInterrupts(actors stage, cause error) {
 	n := actors.len()
 	if n == 0 {
 		return
-	}
-	for i := range n {
-		a := actors.at(i)
-		// Loaded first: a locked compare-and-swap per actor is a cost a
-		// large group feels; only an actor's own clean end races this.
-		if s := a.status(); s == actorStarting || s == actorReady {
-			a.swapStatus(s, actorStopping)
-		}
 	}
 	c := &r.firstStage
 	if c.r != nil {

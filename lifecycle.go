@@ -186,7 +186,7 @@ func (g *Group) actorStates() []actorState {
 	defer g.mu.Unlock()
 	states := make([]actorState, 0, g.actors.len())
 	for a := range g.actors.all() {
-		states = append(states, actorState{a.displayName(), a.status()})
+		states = append(states, actorState{a.displayName(), a.healthStatus()})
 	}
 	return states
 }
@@ -231,7 +231,7 @@ const (
 	actorWaiting      uint32 = iota // not started: Run has not begun, or what it starts after is not ready
 	actorStarting                   // execute runs; readiness still to come
 	actorReady                      // execute runs, and the actor is ready
-	actorStopping                   // interrupted; execute still runs
+	actorStopping                   // interrupted; execute still runs: only as healthStatus reads it
 	actorStopped                    // execute returned
 	actorEndedClean                 // both ends counted without telling the runner: see endedClean
 	actorNeverStarted               // the shutdown began before it could start

@@ -139,8 +139,12 @@ func checkNested(groups []nestedIn, seen map[*Group]bool) error {
 func checkInner(inner *Group, seen map[*Group]bool) error {
 	inner.mu.Lock()
 	settings := inner.settings()
-	_, err := plan(&inner.actors, settings)
-	groups := nestedGroups(&inner.actors)
+	plain := inner.owners == 0
+	_, err := plan(&inner.actors, settings, plain)
+	var groups []nestedIn
+	if !plain {
+		groups = nestedGroups(&inner.actors)
+	}
 	inner.mu.Unlock()
 	if settings.stopDelay != 0 {
 		err = errors.Join(err, &configError{msg: "StopDelay applies to the outermost group only"})

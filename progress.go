@@ -65,6 +65,19 @@ func (a *Actor) swapStatus(from, to uint32) bool {
 	}
 }
 
+// healthStatus gives the status as health reports it, from one load: a
+// started actor whose interrupt has been entered is stopping. The runner
+// does not store that status, which would cost the shutdown a locked
+// operation per actor before its first interrupt.
+func (a *Actor) healthStatus() uint32 {
+	w := a.word.Load()
+	s := w & statusMask >> statusShift
+	if (s == actorStarting || s == actorReady) && w&uint32(flagCalling) != 0 {
+		return actorStopping
+	}
+	return s
+}
+
 func (a *Actor) readyBy() readiness { return readiness(a.word.Load() & readyByMask >> readyByShift) }
 
 // prepare sets how the actor becomes ready and whether it ends quietly,

@@ -162,7 +162,12 @@ func (r *runner) start(a *Actor) {
 	}
 	readyBy := a.readyBy()
 	if readyBy == readyAtStart {
-		a.setStatus(actorReady) // markReady below counts it
+		// Ready as it starts, in one locked operation where setStatus and
+		// markReady would take three: the status bits of a waiting actor
+		// are zero, and only Run's goroutine writes its word until
+		// execute begins.
+		a.word.Or(actorReady<<statusShift | uint32(flagReady))
+		r.notReady--
 	} else {
 		a.setStatus(actorStarting)
 	}
@@ -170,7 +175,7 @@ func (r *runner) start(a *Actor) {
 	go a.run() // not r.execute(a): a goroutine's closure then holds one pointer, not two
 	switch readyBy {
 	case readyAtStart:
-		r.markReady(a)
+		r.readied(a)
 	case readyByCheck:
 		a.mark(flagChecking)
 		r.checks++
@@ -224,6 +229,11 @@ func (r *runner) markReady(a *Actor) {
 	if a.status() == actorStarting {
 		a.swapStatus(actorStarting, actorReady)
 	}
+	r.readied(a)
+}
+
+// readied starts what waited only for a, now counted ready.
+func (r *runner) readied(a *Actor) {
 	if r.order != nil && r.cause == nil {
 		for _, d := range r.order.dependents[a] {
 			sp := d.settings()

@@ -43,6 +43,8 @@ type runner struct {
 	runClaim       claim // the runner's own
 	claimedByActor bool  // the claim began the shutdown, and its interrupts
 
+	timed bool // some actor has a Timeout of its own, and so may have a timer
+
 	// interruptedStages counts the stages whose actors count as
 	// interrupted: their interrupts have been called, or a claim began
 	// the shutdown. Stages are interrupted in order.
@@ -147,9 +149,14 @@ func newRunner(g *Group, actors *actorList, sched schedule, in nesting) *runner 
 		r.startedAt = make([]time.Duration, actors.len())
 	}
 	r.events.init()
+	mayClaim := true // every actor may: see claimsAllowed
 	for a := range actors.all() {
 		readyBy := r.howReady(a)
-		a.prepare(readyBy, logTo == nil && a.ownTimeout() == 0 && readyBy != readyByCheck)
+		sp := a.settings()
+		quiet := logTo == nil && sp.timeout == 0 && readyBy != readyByCheck
+		a.prepare(readyBy, quiet)
+		mayClaim = mayClaim && actorMayClaim(sp, readyBy, quiet)
+		r.timed = r.timed || sp.timeout > 0
 	}
 	if sched.stages == nil {
 		r.oneStage[0] = stage{every: actors}
@@ -174,7 +181,7 @@ func newRunner(g *Group, actors *actorList, sched schedule, in nesting) *runner 
 	for i, s := range r.stages {
 		r.pending[i].Store(int64(s.len()))
 	}
-	r.claims = r.claimsAllowed(in)
+	r.claims = mayClaim && r.claimsAllowed(in)
 	if in.parent != nil {
 		in.parent.watchDeadline(func() {
 			if r.moved.CompareAndSwap(false, true) {
@@ -585,9 +592,11 @@ func (r *runner) finish(stragglers []string, shutdownTimeout time.Duration) erro
 
 	r.mu.Lock()
 	r.over = true
-	for a := range r.actors.all() {
-		if timer := a.settings().timer; timer != nil {
-			timer.Stop()
+	if r.timed {
+		for a := range r.actors.all() {
+			if timer := a.settings().timer; timer != nil {
+				timer.Stop()
+			}
 		}
 	}
 	errs := append(r.failed, r.lateErrors...)

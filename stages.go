@@ -13,8 +13,10 @@ import (
 // stages: stage 0 holds the actors with no StopAfter, and an actor's stage is
 // one past the latest stage it must stop after. Nil stages, with no error,
 // means one stage of every actor. Every problem is reported at once, so a
-// user fixes a main.go in one pass.
-func plan(actors *actorList, group groupSettings) (schedule, error) {
+// user fixes a main.go in one pass. plain says that every actor shares
+// the group's defaults, which hold no setting: then only the group's own
+// fields can be wrong, and there is no order.
+func plan(actors *actorList, group groupSettings, plain bool) (schedule, error) {
 	var errs []error
 	bad := func(a *Actor, format string, args ...any) {
 		name := ""
@@ -24,6 +26,9 @@ func plan(actors *actorList, group groupSettings) (schedule, error) {
 		errs = append(errs, &configError{actor: name, msg: fmt.Sprintf(format, args...)})
 	}
 	group.check(bad)
+	if plain {
+		return schedule{}, errors.Join(errs...)
+	}
 
 	var byName map[string]*Actor
 	ordered := false
