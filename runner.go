@@ -410,7 +410,10 @@ func (r *runner) interrupt(a *Actor, cause error) {
 	// Begun before its Timeout starts: an actor whose Timeout has passed
 	// must be named if its interrupt is still running when Run returns.
 	a.mark(flagCalling)
-	r.startTimer(a)
+	sp := a.settings()
+	if sp.timeout > 0 {
+		r.startTimer(a, sp)
+	}
 	report := func(err *ActorError) {
 		r.log.interruptFailed(err)
 		r.mu.Lock()
@@ -418,7 +421,7 @@ func (r *runner) interrupt(a *Actor, cause error) {
 		r.mu.Unlock()
 	}
 	callInterrupt(a, cause, report)
-	if sp := a.settings(); sp.release != nil && a.status() == actorNeverStarted {
+	if sp.release != nil && a.status() == actorNeverStarted {
 		// A nested group that will never run releases its own actors,
 		// as one that Run refused does.
 		if err := sp.release(); err != nil {
@@ -445,15 +448,13 @@ func callInterrupt(a *Actor, cause error, report func(*ActorError)) {
 
 // startTimer starts the actor's own Timeout as its interrupt is called, so
 // that it bounds the interrupt and not a wait before it. Once Run has
-// stopped waiting, a timer would only outlive it.
-func (r *runner) startTimer(a *Actor) {
-	if a.ownTimeout() <= 0 {
-		return
-	}
+// stopped waiting, a timer would only outlive it. sp is a's settings, its
+// own: it has a Timeout.
+func (r *runner) startTimer(a *Actor, sp *settings) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.over {
-		a.settings().timer = time.AfterFunc(a.settings().timeout, func() { r.events.send(event{a, timeoutExpired, nil}) })
+		sp.timer = time.AfterFunc(sp.timeout, func() { r.events.send(event{a, timeoutExpired, nil}) })
 	}
 }
 
