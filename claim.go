@@ -92,7 +92,7 @@ func (r *runner) claimShutdown(a *Actor, err error) bool {
 	// is free and would save one: the execute may have left it locked to
 	// a thread it changed (a namespace, a working directory), which Go
 	// ends with the goroutine, and the interrupt must not run there.
-	r.startInterrupts(r.stages[0], &c.cause)
+	r.startInterrupts(0, &c.cause)
 	return true
 }
 

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"io"
+	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/troupe-go/troupe"
 )
@@ -28,8 +31,8 @@ func heldPair(release <-chan struct{}) (func() error, func(error)) {
 	return func() error { <-stop; return nil }, func(error) { <-release; close(stop) }
 }
 
-// An actor reads as stopping from the moment its interrupt is entered,
-// whether it was ready or still starting; one whose stop stage has not
+// An actor reads as stopping from the moment its stop stage's interrupts
+// begin, whether it was ready or still starting; one whose stage has not
 // come reads as it did. So with a Stop, through the runner.
 func TestVerboseHealthReadsAnActorStoppingOnceItsInterruptIsEntered(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -90,6 +93,89 @@ func TestVerboseHealthReadsStoppingWhenAReturnBeginsTheShutdown(t *testing.T) {
 		releaseAll()
 		if err := <-ran; err != nil {
 			t.Fatalf("Run: %v, want nil after a clean return", err)
+		}
+	})
+}
+
+// Every actor of a stage reads as stopping as soon as the stage's first
+// interrupt runs, not only once its own interrupt is entered: the first
+// interrupt looks before any other can have been taken (one processor
+// keeps the interrupter's spare from running beside it).
+func TestVerboseHealthReadsAWholeStageStoppingAsItsFirstInterruptRuns(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	var g troupe.Group
+	seen := make(chan string, 1)
+	stopFirst, stopSecond := make(chan struct{}), make(chan struct{})
+	g.Add(func() error { <-stopFirst; return nil }, func(error) {
+		seen <- verboseStates(&g)
+		close(stopFirst)
+	}).Name("first")
+	g.Add(func() error { <-stopSecond; return nil }, func(error) { close(stopSecond) }).Name("second")
+	quit := make(chan struct{})
+	g.Add(func() error { <-quit; return nil }, func(error) {}).Name("quits")
+	ran := make(chan error, 1)
+	go func() { ran <- g.Run() }()
+	if err := g.WaitReady(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	close(quit)
+	got := <-seen
+	if err := <-ran; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if want := "first: stopping\nsecond: stopping\nquits: stopped\n"; got != want {
+		t.Fatalf("as the first interrupt runs: %q, want %q", got, want)
+	}
+}
+
+// NotReady leaves out an actor still starting once its stage's interrupts
+// have begun: it is stopping.
+func TestNotReadyLeavesOutAStartingActorOnceItsStageIsInterrupted(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	var g troupe.Group
+	seen := make(chan []string, 1)
+	stopFirst, stopChecked := make(chan struct{}), make(chan struct{})
+	g.Add(func() error { <-stopFirst; return nil }, func(error) {
+		seen <- g.NotReady()
+		close(stopFirst)
+	}).Name("first")
+	checking := make(chan struct{})
+	g.Add(func() error { <-stopChecked; return nil }, func(error) { close(stopChecked) }).Name("checked").
+		ReadyWhen(func(ctx context.Context) error { close(checking); <-ctx.Done(); return ctx.Err() })
+	ran := make(chan error, 1)
+	go func() { ran <- g.Run() }()
+	<-checking
+	g.Stop()
+	got := <-seen
+	if err := <-ran; !errors.Is(err, troupe.ErrStopRequested) {
+		t.Fatalf("Run: %v, want ErrStopRequested", err)
+	}
+	if len(got) != 0 {
+		t.Fatalf("NotReady as the first interrupt runs: %q, want none", got)
+	}
+}
+
+// When ShutdownTimeout passes, Run calls the later stages' interrupts and
+// returns without waiting for them: an actor of such a stage, still
+// running, reads as stopping under the stopped group, not as ready.
+func TestALaterStageReadsStoppingAsRunReturnsAtTheDeadline(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	synctest.Test(t, func(t *testing.T) {
+		g := troupe.Group{ShutdownTimeout: time.Second}
+		release := make(chan struct{})
+		releaseAll := sync.OnceFunc(func() { close(release) })
+		defer releaseAll()
+		g.Add(heldPair(release)).Name("stuck")
+		g.Add(heldPair(release)).Name("late").StopAfter("stuck")
+		g.Go(func(context.Context) error { return nil }).Name("quits")
+		err := g.Run()
+		got := verboseStates(&g)
+		var te *troupe.TimeoutError
+		if !errors.As(err, &te) || !slices.Equal(te.Stragglers, []string{"stuck", "late"}) {
+			t.Fatalf("Run: %v, want a TimeoutError naming stuck and late", err)
+		}
+		if want := "stuck: stopping\nlate: stopping\nquits: stopped\n"; got != want {
+			t.Fatalf("as Run returns: %q, want %q", got, want)
 		}
 	})
 }

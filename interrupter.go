@@ -53,15 +53,17 @@ func (r *runner) interruptStage(k int) {
 			a.mark(flagReturnRecorded)
 		}
 	}
-	r.startInterrupts(actors, r.cause)
+	r.startInterrupts(k, r.cause)
 }
 
-// startInterrupts starts calling a stage's interrupts. A claim calls it
-// off the runner's goroutine, and so it touches only what any goroutine
-// may. An actor reads as stopping once its interrupt is entered (see
-// actorStates), not from here: a walk over the stage to mark them would
-// delay the first interrupt by a locked operation per actor.
-func (r *runner) startInterrupts(actors stage, cause error) {
+// startInterrupts starts calling the kth stage's interrupts. A claim
+// calls it off the runner's goroutine, and so it touches only what any
+// goroutine may. Health reads the stage's started actors as stopping from
+// here on (healthStatus): one store for the stage, where marking each
+// actor would delay the first interrupt by a locked operation per actor.
+func (r *runner) startInterrupts(k int, cause error) {
+	actors := r.stages[k]
+	r.stoppingStages.Store(int32(k + 1)) // stages are interrupted in order
 	n := actors.len()
 	if n == 0 {
 		return

@@ -185,8 +185,9 @@ func (g *Group) actorStates() []actorState {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	states := make([]actorState, 0, g.actors.len())
+	stopping := int(g.runState.stoppingStages.Load())
 	for a := range g.actors.all() {
-		states = append(states, actorState{a.displayName(), a.healthStatus()})
+		states = append(states, actorState{a.displayName(), a.healthStatus(stopping)})
 	}
 	return states
 }
@@ -231,7 +232,7 @@ const (
 	actorWaiting      uint32 = iota // not started: Run has not begun, or what it starts after is not ready
 	actorStarting                   // execute runs; readiness still to come
 	actorReady                      // execute runs, and the actor is ready
-	actorStopping                   // interrupted; execute still runs: only as healthStatus reads it
+	actorStopping                   // interrupted; execute still runs: only as healthStatus gives it
 	actorStopped                    // execute returned
 	actorEndedClean                 // both ends counted without telling the runner: see endedClean
 	actorNeverStarted               // the shutdown began before it could start

@@ -65,14 +65,15 @@ func (a *Actor) swapStatus(from, to uint32) bool {
 	}
 }
 
-// healthStatus gives the status as health reports it, from one load: a
-// started actor whose interrupt has been entered is stopping. The runner
-// does not store that status, which would cost the shutdown a locked
-// operation per actor before its first interrupt.
-func (a *Actor) healthStatus() uint32 {
-	w := a.word.Load()
-	s := w & statusMask >> statusShift
-	if (s == actorStarting || s == actorReady) && w&uint32(flagCalling) != 0 {
+// healthStatus gives the status as health reports it, given how many stop
+// stages have begun their interrupts: a started actor of such a stage is
+// stopping. The runner does not store that status, which would cost the
+// shutdown a locked operation per actor before its first interrupt. The
+// stage is read only once one has begun: Run sets it before that, and
+// the count's store orders the two.
+func (a *Actor) healthStatus(stoppingStages int) uint32 {
+	s := a.status()
+	if (s == actorStarting || s == actorReady) && stoppingStages > 0 && a.settings().stage < stoppingStages {
 		return actorStopping
 	}
 	return s

@@ -49,6 +49,9 @@ type runner struct {
 	// interrupted: their interrupts have been called, or a claim began
 	// the shutdown. Stages are interrupted in order.
 	interruptedStages int
+	// stoppingStages counts the stages whose interrupts have begun, for
+	// health, which may read it from any goroutine (healthStatus).
+	stoppingStages atomic.Int32
 
 	cause      error  // passed to every interrupt: an *ActorError, or an outsideCause
 	causeActor string // the actor whose return began the shutdown; empty when asked from outside
