@@ -2,6 +2,7 @@ package troupe
 
 import (
 	"errors"
+	"slices"
 )
 
 // AddGroup adds inner as one actor of g, and returns its handle. Inner's
@@ -44,12 +45,21 @@ func (g *Group) AddGroup(inner *Group) *Actor {
 		sp.join, sp.nested, sp.release = n.join, inner, n.release
 	})
 	if inner != g {
+		// Checked before inner is marked nested: closing a cycle would
+		// leave no group outside it to run, and every Run in it refused as
+		// nested, with no interrupt called. Refused here, g stays free to
+		// run, and its Run refuses the cycle and calls every interrupt.
+		cycle := nestsIn(inner, g)
 		inner.mu.Lock()
 		again, started := inner.nested, inner.started
-		inner.nested = true
+		if !cycle {
+			inner.nested = true
+		}
 		inner.mu.Unlock()
 		a.set(func() { // under g's lock again: g's Run reads the refusal
 			switch {
+			case cycle:
+				sp.invalid = "the group is nested in itself: it holds the group it is added to"
 			case started:
 				sp.invalid = "the group has run, or is running, on its own"
 			case again:
@@ -93,6 +103,36 @@ func (n *nestedGroup) release() error {
 		return err
 	}
 	return nil
+}
+
+// nestsIn reports whether group is nested in from, at any depth. Each
+// group is read under its own lock, one at a time: holding one while
+// taking the next could deadlock with a walk the other way. A nesting
+// that was refused does not count.
+func nestsIn(from, group *Group) bool {
+	seen := map[*Group]bool{}
+	next := []*Group{from}
+	for len(next) > 0 {
+		g := next[len(next)-1]
+		next = next[:len(next)-1]
+		if seen[g] {
+			continue
+		}
+		seen[g] = true
+		g.mu.Lock()
+		if g.owners > 0 { // a nested group is a setting
+			for a := range g.actors.all() {
+				if sp := a.settings(); sp.nested != nil && sp.invalid == "" {
+					next = append(next, sp.nested)
+				}
+			}
+		}
+		g.mu.Unlock()
+		if slices.Contains(next, group) {
+			return true
+		}
+	}
+	return false
 }
 
 // nestedIn is a group nested in another, with the name of the actor it is.

@@ -5,6 +5,7 @@ package troupe_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"slices"
@@ -442,5 +443,39 @@ func TestAStopRacingStartInterruptsGrandchildren(t *testing.T) {
 	}
 	if missed > 0 {
 		t.Errorf("in %d of 500 runs, mid/leaves/listener's interrupt was never called", missed)
+	}
+}
+
+// Two groups each nested in the other leave no group outside the cycle
+// to run. The AddGroup that closes it is refused, so the first group can
+// still run: its Run returns ErrInvalid and calls every interrupt of both
+// once, as for any refused group. So for a longer cycle, whichever group
+// is run.
+func TestANestingCycleWithNoOuterGroupCallsEveryInterrupt(t *testing.T) {
+	for _, size := range []int{2, 3} {
+		groups := make([]*troupe.Group, size)
+		var called []atomic.Int32
+		called = make([]atomic.Int32, size)
+		for i := range groups {
+			groups[i] = new(troupe.Group)
+			groups[i].Add(func() error { return nil }, func(error) { called[i].Add(1) })
+		}
+		for i, g := range groups {
+			g.AddGroup(groups[(i+1)%size]).Name(fmt.Sprint("inner-", (i+1)%size))
+		}
+		err := groups[0].Run()
+		if !errors.Is(err, troupe.ErrInvalid) || !strings.Contains(err.Error(), "nested in itself") {
+			t.Fatalf("cycle of %d: Run() = %v, want ErrInvalid naming the cycle", size, err)
+		}
+		for i := range called {
+			if n := called[i].Load(); n != 1 {
+				t.Errorf("cycle of %d: group %d's interrupt called %d times, want once", size, i, n)
+			}
+		}
+		for i := 1; i < size; i++ {
+			if err := groups[i].Run(); !errors.Is(err, troupe.ErrInvalid) && !errors.Is(err, troupe.ErrAlreadyRun) {
+				t.Errorf("cycle of %d: group %d's own Run() = %v", size, i, err)
+			}
+		}
 	}
 }
