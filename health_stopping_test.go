@@ -179,3 +179,30 @@ func TestALaterStageReadsStoppingAsRunReturnsAtTheDeadline(t *testing.T) {
 		}
 	})
 }
+
+// A group that starts nothing, because it was stopped before its Run or
+// Run refused it, reads its actors as never started once Run returns,
+// not as waiting for a Run to come; and NotReady names none of them.
+// review 2 (helper 26).
+func TestActorsOfAGroupThatStartedNothingReadNeverStarted(t *testing.T) {
+	var stopped troupe.Group
+	stopped.Add(func() error { return nil }, func(error) {}).Name("api")
+	stopped.Stop()
+	if err := stopped.Run(); !errors.Is(err, troupe.ErrStopRequested) {
+		t.Fatalf("Run: %v, want ErrStopRequested", err)
+	}
+	var refused troupe.Group
+	refused.Add(func() error { return nil }, func(error) {}).Name("api")
+	refused.Add(nil, func(error) {}).Name("bad")
+	if err := refused.Run(); !errors.Is(err, troupe.ErrInvalid) {
+		t.Fatalf("Run: %v, want ErrInvalid", err)
+	}
+	for _, c := range []struct {
+		g    *troupe.Group
+		want string
+	}{{&stopped, "api: never started\n"}, {&refused, "api: never started\nbad: never started\n"}} {
+		if got := verboseStates(c.g); got != c.want || len(c.g.NotReady()) != 0 {
+			t.Errorf("after Run: verbose %q, NotReady %q; want %q and none", got, c.g.NotReady(), c.want)
+		}
+	}
+}

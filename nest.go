@@ -47,8 +47,9 @@ func (g *Group) AddGroup(inner *Group) *Actor {
 	if inner != g {
 		// Checked before inner is marked nested: closing a cycle would
 		// leave no group outside it to run, and every Run in it refused as
-		// nested, with no interrupt called. Refused here, g stays free to
-		// run, and its Run refuses the cycle and calls every interrupt.
+		// nested, with no interrupt called. Refused here, inner stays free
+		// to run, and its Run finds the refusal down the chain to g and
+		// calls every interrupt.
 		cycle := nestsIn(inner, g)
 		inner.mu.Lock()
 		again, started := inner.nested, inner.started
@@ -66,8 +67,10 @@ func (g *Group) AddGroup(inner *Group) *Actor {
 				sp.invalid = "the group is already an actor of another group"
 			}
 			// Run refuses g then, and calls this actor's interrupt: it must
-			// not stop a group that is not g's.
-			n.foreign = sp.invalid != ""
+			// not stop a group that is not g's, nor check it as g's.
+			if sp.invalid != "" {
+				n.foreign, sp.nested = true, nil
+			}
 		})
 	}
 	return a
@@ -108,7 +111,8 @@ func (n *nestedGroup) release() error {
 // nestsIn reports whether group is nested in from, at any depth. Each
 // group is read under its own lock, one at a time: holding one while
 // taking the next could deadlock with a walk the other way. A nesting
-// that was refused does not count.
+// AddGroup refused is none (it clears the actor's nested group); one
+// that Run will refuse for another reason still is.
 func nestsIn(from, group *Group) bool {
 	seen := map[*Group]bool{}
 	next := []*Group{from}
@@ -122,7 +126,7 @@ func nestsIn(from, group *Group) bool {
 		g.mu.Lock()
 		if g.owners > 0 { // a nested group is a setting
 			for a := range g.actors.all() {
-				if sp := a.settings(); sp.nested != nil && sp.invalid == "" {
+				if sp := a.settings(); sp.nested != nil {
 					next = append(next, sp.nested)
 				}
 			}

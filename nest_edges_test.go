@@ -479,3 +479,37 @@ func TestANestingCycleWithNoOuterGroupCallsEveryInterrupt(t *testing.T) {
 		}
 	}
 }
+
+// A nesting that Run will refuse for a reason of its own (here a nil
+// ReadyWhen check) is still a nesting, and closing a cycle through it is
+// refused too: the group left free runs, is refused, and calls every
+// interrupt once. review 2 (helper 26) found the cycle accepted.
+func TestACycleThroughAnInvalidNestingIsRefusedToo(t *testing.T) {
+	var a, b troupe.Group
+	var calledA, calledB atomic.Int32
+	a.Add(func() error { return nil }, func(error) { calledA.Add(1) }).Name("a-worker")
+	b.Add(func() error { return nil }, func(error) { calledB.Add(1) }).Name("b-worker")
+	a.AddGroup(&b).Name("b").ReadyWhen(nil)
+	b.AddGroup(&a).Name("a")
+	err := a.Run()
+	if !errors.Is(err, troupe.ErrInvalid) || !strings.Contains(err.Error(), "nil ReadyWhen check") ||
+		!strings.Contains(err.Error(), "nested in itself") {
+		t.Fatalf("Run: %v, want ErrInvalid naming the nil check and the cycle", err)
+	}
+	if calledA.Load() != 1 || calledB.Load() != 1 {
+		t.Fatalf("interrupts called: a-worker %d, b-worker %d; want once each", calledA.Load(), calledB.Load())
+	}
+}
+
+// A nil ReadyWhen check on an actor AddGroup refused leaves the refusal,
+// which says more, as the reason Run gives.
+func TestANilCheckKeepsAnEarlierRefusal(t *testing.T) {
+	var inner, first, second troupe.Group
+	inner.Add(func() error { return nil }, func(error) {})
+	first.AddGroup(&inner)
+	second.AddGroup(&inner).Name("again").ReadyWhen(nil)
+	err := second.Run()
+	if !errors.Is(err, troupe.ErrInvalid) || !strings.Contains(err.Error(), "already an actor of another group") {
+		t.Fatalf("Run: %v, want the refusal of a group nested twice", err)
+	}
+}

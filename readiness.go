@@ -42,7 +42,9 @@ func (a *Actor) StartAfter(names ...string) *Actor {
 func (a *Actor) ReadyWhen(check func(ctx context.Context) error) *Actor {
 	a.set(func() {
 		if check == nil {
-			a.own().invalid = "nil ReadyWhen check"
+			if sp := a.own(); sp.invalid == "" { // an earlier refusal says more
+				sp.invalid = "nil ReadyWhen check"
+			}
 			return
 		}
 		a.own().check = check

@@ -20,6 +20,9 @@ func releaseUnstarted(actors *actorList, cause error, shutdownTimeout time.Durat
 	// running is true from an interrupt's start to its end: only those
 	// are stragglers, as in a shutdown.
 	running := make([]bool, actors.len())
+	for a := range actors.all() {
+		a.setStatus(actorNeverStarted) // for health, before Run returns
+	}
 	var wg sync.WaitGroup
 	for a := range actors.all() {
 		i := a.index
