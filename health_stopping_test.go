@@ -182,8 +182,8 @@ func TestALaterStageReadsStoppingAsRunReturnsAtTheDeadline(t *testing.T) {
 
 // A group that starts nothing, because it was stopped before its Run or
 // Run refused it, reads its actors as never started once Run returns,
-// not as waiting for a Run to come; and NotReady names none of them.
-// review 2 (helper 26).
+// not as waiting for a Run to come; NotReady still names them, as it
+// names any actor that never started. review 2 (helper 26).
 func TestActorsOfAGroupThatStartedNothingReadNeverStarted(t *testing.T) {
 	var stopped troupe.Group
 	stopped.Add(func() error { return nil }, func(error) {}).Name("api")
@@ -198,11 +198,15 @@ func TestActorsOfAGroupThatStartedNothingReadNeverStarted(t *testing.T) {
 		t.Fatalf("Run: %v, want ErrInvalid", err)
 	}
 	for _, c := range []struct {
-		g    *troupe.Group
-		want string
-	}{{&stopped, "api: never started\n"}, {&refused, "api: never started\nbad: never started\n"}} {
-		if got := verboseStates(c.g); got != c.want || len(c.g.NotReady()) != 0 {
-			t.Errorf("after Run: verbose %q, NotReady %q; want %q and none", got, c.g.NotReady(), c.want)
+		g        *troupe.Group
+		want     string
+		notReady []string
+	}{
+		{&stopped, "api: never started\n", []string{"api"}},
+		{&refused, "api: never started\nbad: never started\n", []string{"api", "bad"}},
+	} {
+		if got := verboseStates(c.g); got != c.want || !slices.Equal(c.g.NotReady(), c.notReady) {
+			t.Errorf("after Run: verbose %q, NotReady %q; want %q and %q", got, c.g.NotReady(), c.want, c.notReady)
 		}
 	}
 }

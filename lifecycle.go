@@ -160,13 +160,15 @@ func (st *groupStatus) stopCause() error {
 func (g *Group) State() State { return g.status.state() }
 
 // NotReady names the actors that are not ready, in the order they were
-// added: those started whose readiness is still to come, and those not
-// started yet, or never, because what they start after was not ready. It
-// is safe to call from any goroutine. Before Run it names every actor.
+// added: those started whose readiness is still to come, those not
+// started yet, and those that never started, because the shutdown came
+// before what they start after was ready, or the group was stopped or
+// refused before its Run started anything. It is safe to call from any
+// goroutine. Before Run it names every actor.
 func (g *Group) NotReady() []string {
 	var names []string
 	for _, a := range g.actorStates() {
-		if a.status == actorWaiting || a.status == actorStarting {
+		if a.status == actorWaiting || a.status == actorStarting || a.status == actorNeverStarted {
 			names = append(names, a.name)
 		}
 	}
