@@ -31,14 +31,20 @@ func heldPair(release <-chan struct{}) (func() error, func(error)) {
 	return func() error { <-stop; return nil }, func(error) { <-release; close(stop) }
 }
 
+// heldRelease gives the channel heldPair's interrupts wait on, and what
+// closes it, once.
+func heldRelease() (chan struct{}, func()) {
+	release := make(chan struct{})
+	return release, sync.OnceFunc(func() { close(release) })
+}
+
 // An actor reads as stopping from the moment its stop stage's interrupts
 // begin, whether it was ready or still starting; one whose stage has not
 // come reads as it did. So with a Stop, through the runner.
-func TestVerboseHealthReadsAnActorStoppingOnceItsInterruptIsEntered(t *testing.T) {
+func TestVerboseHealthReadsAnActorStoppingOnceItsStageIsInterrupted(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var g troupe.Group
-		release := make(chan struct{})
-		releaseAll := sync.OnceFunc(func() { close(release) })
+		release, releaseAll := heldRelease()
 		defer releaseAll() // so that a failure ends the Run, and the bubble
 		g.Add(heldPair(release)).Name("api")
 		g.Add(heldPair(release)).Name("warming").ReadyWhen(func(ctx context.Context) error {
@@ -46,8 +52,7 @@ func TestVerboseHealthReadsAnActorStoppingOnceItsInterruptIsEntered(t *testing.T
 			return ctx.Err()
 		})
 		g.Add(heldPair(release)).Name("store").StopAfter("api", "warming")
-		ran := make(chan error, 1)
-		go func() { ran <- g.Run() }()
+		ran := runAsync(&g)
 		synctest.Wait()
 		if got, want := verboseStates(&g), "api: ready\nwarming: starting\nstore: ready\n"; got != want {
 			t.Fatalf("running: %q, want %q", got, want)
@@ -73,14 +78,12 @@ func TestVerboseHealthReadsAnActorStoppingOnceItsInterruptIsEntered(t *testing.T
 func TestVerboseHealthReadsStoppingWhenAReturnBeginsTheShutdown(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var g troupe.Group
-		release := make(chan struct{})
-		releaseAll := sync.OnceFunc(func() { close(release) })
+		release, releaseAll := heldRelease()
 		defer releaseAll() // so that a failure ends the Run, and the bubble
 		g.Add(heldPair(release)).Name("api")
 		quit := make(chan struct{})
 		g.Add(func() error { <-quit; return nil }, func(error) {}).Name("quits")
-		ran := make(chan error, 1)
-		go func() { ran <- g.Run() }()
+		ran := runAsync(&g)
 		synctest.Wait()
 		if got, want := verboseStates(&g), "api: ready\nquits: ready\n"; got != want {
 			t.Fatalf("running: %q, want %q", got, want)
@@ -162,9 +165,8 @@ func TestALaterStageReadsStoppingAsRunReturnsAtTheDeadline(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	synctest.Test(t, func(t *testing.T) {
 		g := troupe.Group{ShutdownTimeout: time.Second}
-		release := make(chan struct{})
-		releaseAll := sync.OnceFunc(func() { close(release) })
-		defer releaseAll()
+		release, releaseAll := heldRelease()
+		defer releaseAll() // so that a failure ends the Run, and the bubble
 		g.Add(heldPair(release)).Name("stuck")
 		g.Add(heldPair(release)).Name("late").StopAfter("stuck")
 		g.Go(func(context.Context) error { return nil }).Name("quits")
