@@ -285,3 +285,10 @@ func fetchInFlight(t *testing.T, url string, entered <-chan struct{}) (got <-cha
 	<-entered
 	return got
 }
+
+// runAsync runs g and gives Run's result.
+func runAsync(g *troupe.Group) <-chan error {
+	done := make(chan error, 1)
+	go func() { done <- g.Run() }()
+	return done
+}

@@ -128,13 +128,6 @@ func (s *fakeSystemd) quietFor(d time.Duration) {
 	}
 }
 
-// runAsync runs g and gives Run's result.
-func runAsync(g *troupe.Group) <-chan error {
-	done := make(chan error, 1)
-	go func() { done <- g.Run() }()
-	return done
-}
-
 func waitRun(t *testing.T, done <-chan error) error {
 	t.Helper()
 	select {
