@@ -454,8 +454,7 @@ func TestAStopRacingStartInterruptsGrandchildren(t *testing.T) {
 func TestANestingCycleWithNoOuterGroupCallsEveryInterrupt(t *testing.T) {
 	for _, size := range []int{2, 3} {
 		groups := make([]*troupe.Group, size)
-		var called []atomic.Int32
-		called = make([]atomic.Int32, size)
+		called := make([]atomic.Int32, size)
 		for i := range groups {
 			groups[i] = new(troupe.Group)
 			groups[i].Add(func() error { return nil }, func(error) { called[i].Add(1) })
