@@ -212,3 +212,72 @@ func TestActorsOfAGroupThatStartedNothingReadNeverStarted(t *testing.T) {
 		}
 	}
 }
+
+// A one-shot whose readiness check waits for what it launched can return
+// nil before the check passes. The group is still starting, and NotReady
+// and /readyz name it, though it reads as stopped. review 3 (helper 27).
+func TestNotReadyNamesAOneShotWhoseCheckIsPending(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var g troupe.Group
+		release, releaseAll := heldRelease()
+		defer releaseAll()
+		g.Add(heldPair(release)).Name("api")
+		pass := make(chan struct{})
+		g.Add(func() error { return nil }, func(error) {}).Name("migrate").OneShot().
+			ReadyWhen(func(ctx context.Context) error {
+				select {
+				case <-pass:
+					return nil
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			})
+		ran := runAsync(&g)
+		synctest.Wait() // migrate has returned nil; its check still waits
+		if code, state, body := readyz(&g); g.State() != troupe.Starting || code != 503 || state != "starting" ||
+			body != "starting; not ready: migrate\n" || !slices.Equal(g.NotReady(), []string{"migrate"}) {
+			t.Fatalf("state %v, /readyz %d %q %q, NotReady %q; want starting, naming migrate", g.State(), code, state, body, g.NotReady())
+		}
+		if got, want := verboseStates(&g), "api: ready\nmigrate: stopped\n"; got != want {
+			t.Fatalf("verbose %q, want %q", got, want)
+		}
+		close(pass)
+		synctest.Wait()
+		if g.State() != troupe.Ready || len(g.NotReady()) != 0 {
+			t.Fatalf("once the check passed: state %v, NotReady %q; want ready, none", g.State(), g.NotReady())
+		}
+		g.Stop()
+		releaseAll()
+		if err := <-ran; !errors.Is(err, troupe.ErrStopRequested) {
+			t.Fatalf("Run: %v, want ErrStopRequested", err)
+		}
+	})
+}
+
+// StartTimeout fails such a one-shot, still not ready when it passes, as
+// it fails an actor still starting. review 3 (helper 27).
+func TestStartTimeoutFailsAOneShotWhoseCheckIsPending(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := troupe.Group{StartTimeout: time.Second}
+		release, releaseAll := heldRelease()
+		defer releaseAll()
+		g.Add(heldPair(release)).Name("api")
+		g.Add(func() error { return nil }, func(error) {}).Name("launcher").OneShot().
+			ReadyWhen(func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() })
+		ran := runAsync(&g)
+		releaseAll() // api stops once interrupted
+		var err error
+		select {
+		case err = <-ran:
+		case <-time.After(time.Hour): // fake time, far past StartTimeout
+			state, notReady := g.State(), g.NotReady()
+			g.Stop()
+			<-ran
+			t.Fatalf("an hour on, the group still runs: state %v, NotReady %q", state, notReady)
+		}
+		var ae *troupe.ActorError
+		if !errors.Is(err, troupe.ErrNotReady) || !errors.As(err, &ae) || ae.Actor != "launcher" {
+			t.Fatalf("Run: %v, want launcher not ready within StartTimeout", err)
+		}
+	})
+}

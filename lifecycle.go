@@ -168,7 +168,7 @@ func (g *Group) State() State { return g.status.state() }
 func (g *Group) NotReady() []string {
 	var names []string
 	for _, a := range g.actorStates() {
-		if a.status == actorWaiting || a.status == actorStarting || a.status == actorNeverStarted {
+		if a.notReady {
 			names = append(names, a.name)
 		}
 	}
@@ -177,8 +177,9 @@ func (g *Group) NotReady() []string {
 
 // actorState is one actor's name and state, as health reports them.
 type actorState struct {
-	name   string
-	status uint32
+	name     string
+	status   uint32
+	notReady bool // NotReady names it: see healthStatus
 }
 
 // actorStates gives every actor's name and state. Names may still change
@@ -189,7 +190,8 @@ func (g *Group) actorStates() []actorState {
 	states := make([]actorState, 0, g.actors.len())
 	stopping := int(g.runState.stoppingStages.Load())
 	for a := range g.actors.all() {
-		states = append(states, actorState{a.displayName(), a.healthStatus(stopping)})
+		status, notReady := a.healthStatus(stopping)
+		states = append(states, actorState{a.displayName(), status, notReady})
 	}
 	return states
 }

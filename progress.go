@@ -70,13 +70,25 @@ func (a *Actor) swapStatus(from, to uint32) bool {
 // stopping. The runner does not store that status, which would cost the
 // shutdown a locked operation per actor before its first interrupt. The
 // stage is read only once one has begun: Run sets it before that, and
-// the count's store orders the two.
-func (a *Actor) healthStatus(stoppingStages int) uint32 {
-	s := a.status()
+// the count's store orders the two. notReady says whether NotReady names
+// the actor: waiting, starting, never started, or stopped while its
+// readiness check is still to pass (a one-shot that returned first).
+func (a *Actor) healthStatus(stoppingStages int) (status uint32, notReady bool) {
+	w := a.word.Load()
+	s := w & statusMask >> statusShift
 	if (s == actorStarting || s == actorReady) && stoppingStages > 0 && a.settings().stage < stoppingStages {
-		return actorStopping
+		return actorStopping, false
 	}
-	return s
+	checkPending := w&uint32(flagChecking) != 0 && w&uint32(flagReady) == 0
+	return s, s == actorWaiting || s == actorStarting || s == actorNeverStarted || (s == actorStopped && checkPending)
+}
+
+// startedNotReady reports whether the actor has started and is not ready:
+// it is starting, or it is a one-shot that returned before its readiness
+// check passed. Only the runner's goroutine marks an actor ready.
+func (a *Actor) startedNotReady() bool {
+	s := a.status()
+	return s != actorWaiting && s != actorNeverStarted && !a.has(flagReady)
 }
 
 func (a *Actor) readyBy() readiness { return readiness(a.word.Load() & readyByMask >> readyByShift) }

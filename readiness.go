@@ -289,7 +289,7 @@ func (r *runner) checkEnded(a *Actor, err error) *ActorError {
 func (r *runner) notReadyInTime() *ActorError {
 	var first *ActorError
 	for a := range r.actors.all() {
-		if a.status() != actorStarting {
+		if !a.startedNotReady() {
 			continue
 		}
 		err := &ActorError{Actor: a.displayName(), Err: fmt.Errorf("troupe: not ready within StartTimeout %v: %w", r.startTimeout, ErrNotReady)}
