@@ -2,7 +2,6 @@ package troupe
 
 import (
 	"errors"
-	"slices"
 )
 
 // AddGroup adds inner as one actor of g, and returns its handle. Inner's
@@ -119,6 +118,9 @@ func nestsIn(from, group *Group) bool {
 	for len(next) > 0 {
 		g := next[len(next)-1]
 		next = next[:len(next)-1]
+		if g == group {
+			return true
+		}
 		if seen[g] {
 			continue
 		}
@@ -132,9 +134,6 @@ func nestsIn(from, group *Group) bool {
 			}
 		}
 		g.mu.Unlock()
-		if slices.Contains(next, group) {
-			return true
-		}
 	}
 	return false
 }
